@@ -1,0 +1,28 @@
+# The two commands. Each sets everything up on a fresh machine, then does its job.
+#   make run   — set up, then print the theory report for the paper's setting
+#   make test  — set up, then run the tests (tests/ and verify/)
+PY     ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup run test clean
+
+setup: $(STAMP)
+
+# torch==2.13.0 (CPU) lies on local disk and is installed first: an unpinned torch would pull
+# a multi-GB CUDA build. The package's own requirement stays a range (torch>=2.2).
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[test,docs]'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/cdln theory
+
+test: setup
+	$(BIN)/python -m pytest tests/ verify/
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

@@ -1,0 +1,59 @@
+"""`cdln` command line. Subcommands: `theory` (the theory report).
+
+Bad input exits with status 2 and one line on stderr, before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from . import __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, status 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_config_flags(p: argparse.ArgumentParser, cls) -> None:
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        kw = dict(type=type(f.default), default=f.default, help=f"(default: {f.default})")
+        if f.name == "loss":
+            kw["choices"] = ("sum", "mean")
+        p.add_argument(flag, **kw)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .report import ReportConfig
+
+    parser = _Parser(prog="cdln", description="Compressed deep linear networks: theory, runs, checks.")
+    parser.add_argument("--version", action="version", version=f"cdln {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    th = sub.add_parser("theory", help="print what theory predicts for a setting (default: the paper's)")
+    _add_config_flags(th, ReportConfig)
+    th.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "theory":
+        from .report import ReportConfig, build_report, format_report, to_json
+
+        fields = {f.name for f in dataclasses.fields(ReportConfig)}
+        try:
+            cfg = ReportConfig(**{k: v for k, v in vars(args).items() if k in fields})
+        except ValueError as exc:
+            parser.exit(2, f"cdln theory: error: {exc}\n")
+        rep = build_report(cfg)
+        print(to_json(rep) if args.json else format_report(rep))
+        return 0
+    return 2  # pragma: no cover  (argparse enforces a known command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Argument validation shared by every public theory function.
+
+Every check raises :class:`ValueError` *before any work starts*, and the message names the
+argument, the value it received and the valid range, e.g.
+``ValueError: depth must be an integer >= 2, got 1``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+__all__ = ["StepSizeWarning"]
+
+
+class StepSizeWarning(RuntimeWarning):
+    """Raised (as a warning) when a step size exceeds the predicted critical step size."""
+
+
+def depth(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 2:
+        raise ValueError(f"depth must be an integer >= 2, got {value!r}")
+    return int(value)
+
+
+def nonneg_int(name: str, value, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def positive(name: str, value, *, allow_zero: bool = False) -> np.ndarray:
+    """A finite positive scalar or array (returned as a float64 array)."""
+    arr = np.asarray(value, dtype=float)
+    bad = ~np.isfinite(arr) | ((arr < 0) if allow_zero else (arr <= 0))
+    if np.any(bad):
+        rng = "[0, inf)" if allow_zero else "(0, inf)"
+        shown = arr if arr.ndim == 0 else arr[bad].ravel()[0]
+        raise ValueError(f"{name} must be finite and in {rng}, got {float(shown)!r}")
+    return arr
+
+
+def open_unit(name: str, value) -> float:
+    if not isinstance(value, numbers.Real) or not (0.0 < float(value) < 1.0):
+        raise ValueError(f"{name} must be in the open interval (0, 1), got {value!r}")
+    return float(value)
+
+
+def sigma_star(value, *, allow_zero: bool = False) -> np.ndarray:
+    """Target singular values: an array (..., r) of finite values > 0 (>= 0 if allowed)."""
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim == 0:
+        arr = arr[None]
+    if arr.shape[-1] == 0:
+        raise ValueError("sigma_star must hold at least one singular value, got an empty array")
+    bad = ~np.isfinite(arr) | ((arr < 0) if allow_zero else (arr <= 0))
+    if np.any(bad):
+        rng = "[0, inf)" if allow_zero else "(0, inf)"
+        raise ValueError(
+            f"sigma_star must be finite and in {rng}, got {float(arr[bad].ravel()[0])!r}"
+        )
+    return arr
+
+
+def rank_hat(value, n_modes: int) -> int:
+    if value is None:
+        return n_modes
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < n_modes:
+        raise ValueError(
+            f"rank_hat must be an integer >= the number of modes ({n_modes}), got {value!r}"
+        )
+    return int(value)
+
+
+def choice(name: str, value, options) -> str:
+    if value not in options:
+        raise ValueError(f"{name} must be one of {sorted(options)}, got {value!r}")
+    return value
+
+
+def warn_if_unstable(eta, eta_crit, *, what: str = "eta", stacklevel: int = 3) -> bool:
+    """Warn (StepSizeWarning) when any eta exceeds its critical step size; return whether it did."""
+    eta = np.asarray(eta, dtype=float)
+    eta_crit = np.asarray(eta_crit, dtype=float)
+    over = eta > eta_crit
+    if np.any(over):
+        idx = np.argmax(np.broadcast_to(over, np.broadcast_shapes(over.shape)).ravel())
+        e = np.broadcast_to(eta, over.shape).ravel()[idx]
+        c = np.broadcast_to(eta_crit, over.shape).ravel()[idx]
+        warnings.warn(
+            f"{what}={float(e):.6g} exceeds the critical step size {float(c):.6g} "
+            f"(sum-normalised loss): the iteration will not converge to the target",
+            StepSizeWarning,
+            stacklevel=stacklevel,
+        )
+        return True
+    return False
+
+
+def finite_float(name: str, value) -> float:
+    if not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    return float(value)

@@ -1,0 +1,31 @@
+"""The strategies themselves: they must build what they promise (the verify suite's inputs)."""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from verify.strategies import haar_orthogonal, spectra, step_fractions, epsilons, alphas, seeds
+from verify.tolerance import ulps
+
+
+@given(st.data(), st.integers(1, 6), st.floats(0.01, 0.5))
+def test_spectra_have_the_promised_gaps_and_range(data, max_rank, gap):
+    s = data.draw(spectra(max_rank=max_rank, min_gap=gap, min_value=0.5, max_value=50.0))
+    assert 1 <= s.size <= max_rank
+    # 8 ulps: the construction multiplies at most a handful of positive floats
+    assert np.all(s >= 0.5 * (1 - ulps(8))) and np.all(s <= 50.0 * (1 + ulps(8)))
+    assert np.all(s[:-1] / s[1:] >= (1 + gap) * (1 - ulps(8)))
+
+
+@given(seeds, st.integers(1, 12))
+def test_haar_orthogonal_is_orthogonal_and_seeded(seed, n):
+    Q = haar_orthogonal(n, seed)
+    # QR of an n×n Gaussian: orthogonality error is O(n) ulps
+    assert np.max(np.abs(Q.T @ Q - np.eye(n))) <= ulps(16 * n)
+    assert np.array_equal(Q, haar_orthogonal(n, seed))
+
+
+@given(step_fractions(), epsilons(), alphas())
+def test_hyperparameters_are_in_range(f, eps, alpha):
+    assert 0.05 <= f <= 0.9 and 1e-3 * (1 - ulps(8)) <= eps <= 0.3 * (1 + ulps(8))
+    assert 0.5 * (1 - ulps(8)) <= alpha <= 10 * (1 + ulps(8))
