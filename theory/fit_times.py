@@ -47,8 +47,8 @@ def fit_time(sigma_star, *, depth: int, eps, delta: float = 0.01, alpha: float =
     Returns:
         float or array shaped like ``sigma_star``; 0 where ε^L >= (1−δ)σ already.
 
-    >>> round(fit_time(1.0, depth=2, eps=0.1, delta=0.5), 10)   # ln(0.99/0.01)/2
-    2.2975599958
+    >>> round(fit_time(1.0, depth=2, eps=0.1, delta=0.5), 10)   # ln(0.5·0.99/(0.01·0.5))/2 = ln(99)/2
+    2.2975599251
     """
     L = _checks.depth(depth)
     s = _checks.positive("sigma_star", sigma_star)

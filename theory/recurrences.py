@@ -93,9 +93,9 @@ def compressed_spectrum(
     Warns:
         StepSizeWarning: if η exceeds :func:`theory.critical_step_size` of the largest σ*.
 
-    >>> compressed_spectrum([1.0], depth=2, eps=0.5, eta=0.1, steps=1)
-    array([[0.25  ],
-           [0.2875]])
+    >>> compressed_spectrum([1.0], depth=2, eps=0.5, eta=0.1, steps=1)  # λ₁ = 0.5·(1 − 0.1·(0.25 − 1))
+    array([[0.25      ],
+           [0.28890625]])
     """
     L = _checks.depth(depth)
     sig = _checks.sigma_star(sigma_star)
@@ -139,7 +139,7 @@ def compressed_spectrum(
                 b -= et * err * a * a * q
                 a = a_new
                 if t % k == 0:
-                    out[t // k] = a * a * b * q
+                    out[t // k] = a * a * b ** (L - 2)
         else:
             lam = a
             for t in range(1, T + 1):
@@ -167,7 +167,7 @@ def fit_steps(
     a mode that has not fitted within ``max_steps`` gets ``-1``.
 
     >>> int(fit_steps([1.0], depth=2, eps=0.5, eta=0.1)[0])
-    31
+    27
     """
     L = _checks.depth(depth)
     sig = _checks.sigma_star(sigma_star)
