@@ -1,4 +1,4 @@
-"""`cdln` command line. Subcommands: `theory` (the theory report).
+"""`cdln` command line. Subcommands: `theory` (the theory report), `run` (one run or a batch of seeds).
 
 Bad input exits with status 2 and one line on stderr, before any work starts.
 """
@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     th = sub.add_parser("theory", help="print what theory predicts for a setting (default: the paper's)")
     _add_config_flags(th, ReportConfig)
     th.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    from .run_cmd import add_run_flags
+
+    rn = sub.add_parser("run", help="run GD (or AltMin, or the gradient flow) on a problem; results in runs/<hash>/")
+    add_run_flags(rn)
     return parser
 
 
@@ -52,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         rep = build_report(cfg)
         print(to_json(rep) if args.json else format_report(rep))
         return 0
+    if args.command == "run":
+        from .run_cmd import run_command
+
+        return run_command(args, parser)
     return 2  # pragma: no cover  (argparse enforces a known command)
 
 

@@ -1,8 +1,23 @@
-"""cdln.sim — GD on wide and compressed DLNs with torch (the simulation layer).
+"""cdln.sim — real GD on wide and compressed DLNs (torch), batched over seeds, CPU or CUDA.
 
-Not built yet: the simulation layer is issue 3 ("The simulation layer: real GD on wide and
-compressed DLNs …"). This package exists so that the import-linter layer contract
-``cdln > sim > theory`` is in force from the start; it exports nothing.
+A reader can follow a run: ``RunConfig`` (config.py) → ``make_problem`` (problems.py) +
+``init_wide``/``init_compressed`` (models.py) → ``run_gd`` (gd.py; or ``run_altmin``,
+``run_flow``) → ``run``/``load_run`` (results.py).
 """
 
-__all__: list[str] = []
+from .altmin import run_altmin
+from .config import MODELS, PROBLEMS, RunConfig
+from .flow import run_flow
+from .gd import DivergenceError, Trace, end_to_end, gd_step, gradients, run_gd
+from .models import init_compressed, init_wide, widths_of
+from .problems import DataError, Problem, load_movielens, make_problem, movielens_path
+from .results import Run, execute, load_run, run
+
+__all__ = [
+    "RunConfig", "PROBLEMS", "MODELS",
+    "Problem", "make_problem", "load_movielens", "movielens_path", "DataError",
+    "init_wide", "init_compressed", "widths_of",
+    "gradients", "gd_step", "end_to_end", "run_gd", "Trace", "DivergenceError",
+    "run_altmin", "run_flow",
+    "Run", "run", "load_run", "execute",
+]

@@ -29,7 +29,7 @@ CASES = [
     (theory.convert_step_size, dict(eta=1.0, n=100, frm="avg", to="sum"), "frm", "got 'avg'"),
     (theory.normaliser, dict(problem="completion", shape=10), "n_observed", "got None"),
     (theory.compare_costs, dict(shape=(10, 0), depth=3, rank_hat=2), r"shape\[1\]", "got 0"),
-    (theory.authors_target, dict(dim=10, rank=6, seed=0), "rank", r"\[1, dim/2 = 5\], got 6"),
+    (theory.authors_target, dict(dim=10, rank=6, seed=0), "rank", r"\[1, min\(dim\)/2 = 5\], got 6"),
 ]
 
 

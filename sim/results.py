@@ -1,0 +1,136 @@
+"""One place that builds a run from a config, runs it, and writes/reads its results.
+
+``run(cfg)`` → problem + model → GD / AltMin / gradient flow → ``runs/<key>/`` with
+``config.json``, ``metrics.csv``, ``singular_values.npy``, ``alignment.npz`` and
+``summary.json``, written into a temporary folder and renamed into place (atomic: a crash or
+a divergence leaves nothing half-written). A finished run is reused when its config is asked
+for again (the folder name is the config's hash). ``load_run(DIR)`` reads one back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .altmin import run_altmin
+from .config import RunConfig
+from .flow import run_flow
+from .gd import Trace, run_gd
+from .models import init_compressed, init_wide
+from .problems import make_problem
+
+__all__ = ["Run", "run", "load_run", "execute", "DEFAULT_ROOT"]
+
+DEFAULT_ROOT = Path("runs")
+
+
+@dataclass
+class Run:
+    path: Path
+    config: dict
+    metrics: pd.DataFrame          #: step, seed, time_s, train_loss, recovery_error, … (t for flow)
+    singular_values: np.ndarray    #: (n_logs, seeds, K) top singular values of W_{L:1}
+    alignment: dict = field(default_factory=dict)  #: u, v: (n_logs, seeds, r); outer: (n_logs, seeds, 2)
+    summary: dict = field(default_factory=dict)
+    cached: bool = False
+
+
+def execute(cfg: RunConfig, *, progress=None) -> tuple[Trace, dict]:
+    """Build and run ``cfg`` in memory; returns the trace and a summary."""
+    device = cfg.resolved_device()
+    seeds = cfg.seed_list
+    torch.manual_seed(cfg.seed)  # nothing below draws from torch's global RNG; fixed regardless
+    t0 = time.perf_counter()
+    problem = make_problem(cfg, seeds, device)
+    n_sv = min(min(problem.shape), max(cfg.rank_hat, cfg.rank) + 5)
+    if cfg.model == "altmin":
+        trace = run_altmin(problem, rank_hat=cfg.rank_hat, steps=cfg.steps, log_every=cfg.log_every,
+                           n_sv=n_sv, tol=cfg.tol, progress=progress)
+    else:
+        if cfg.model == "wide":
+            Ws, scales = init_wide(cfg, seeds, device)
+        else:
+            Ws, scales = init_compressed(cfg, problem, device)
+        if cfg.mode == "flow":
+            logged = sorted(set(range(0, cfg.steps + 1, cfg.log_every)) | {cfg.steps})
+            trace = run_flow(problem, Ws, scales, cfg.eta * np.asarray(logged, float), n_sv=n_sv)
+            trace.steps = logged
+        else:
+            trace = run_gd(problem, Ws, scales, eta=cfg.eta, steps=cfg.steps, log_every=cfg.log_every,
+                           tol=cfg.tol, seeds=seeds, depth=cfg.depth,
+                           alpha=cfg.alpha if cfg.model == "compressed" else 1.0, loss_name=cfg.loss,
+                           n_sv=n_sv, progress=progress)
+    summary = {
+        "status": "completed", "stopped": trace.stopped, "steps_done": trace.steps[-1],
+        "wall_s": time.perf_counter() - t0, "train_time_s": trace.time_s[-1], "device": str(device),
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "final": {k: float(np.mean(v[-1])) for k, v in trace.metrics.items()},
+    }
+    return trace, summary
+
+
+def _frame(trace: Trace, seeds: list[int]) -> pd.DataFrame:
+    n, B = len(trace.steps), len(seeds)
+    cols = {"step": np.repeat(trace.steps, B), "seed": np.tile(seeds, n),
+            "time_s": np.repeat(trace.time_s, B)}
+    if getattr(trace, "flow_times", None) is not None:
+        cols["t"] = np.repeat(trace.flow_times, B)
+    for k, v in trace.metrics.items():
+        cols[k] = np.concatenate(v)
+    return pd.DataFrame(cols)
+
+
+def run(cfg: RunConfig, out: str | os.PathLike | None = None, *, root: str | os.PathLike = DEFAULT_ROOT,
+        progress=None) -> Run:
+    """Run ``cfg`` (or reuse its finished results) and write them atomically to ``out``."""
+    key = cfg.key()
+    dest = Path(out) if out is not None else Path(root) / key
+    if (dest / "summary.json").is_file():
+        old = json.loads((dest / "config.json").read_text())
+        if old.get("key") != key:
+            raise ValueError(f"out {str(dest)!r} already holds a different run (key {old.get('key')}, not {key})")
+        r = load_run(dest)
+        r.cached = True
+        return r
+    if dest.exists() and any(dest.iterdir()):
+        raise ValueError(f"out {str(dest)!r} exists and is not an empty run folder")
+    trace, summary = execute(cfg, progress=progress)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}-", dir=dest.parent))
+    try:
+        (tmp / "config.json").write_text(json.dumps({**cfg.to_dict(), "key": key}, indent=2))
+        _frame(trace, cfg.seed_list).to_csv(tmp / "metrics.csv", index=False)
+        np.save(tmp / "singular_values.npy", np.stack(trace.singular_values))
+        if trace.align_u:
+            np.savez(tmp / "alignment.npz", u=np.stack(trace.align_u), v=np.stack(trace.align_v),
+                     outer=np.stack(trace.outer_align))
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2))
+        if dest.exists():
+            dest.rmdir()  # empty (checked above)
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return load_run(dest)
+
+
+def load_run(path: str | os.PathLike) -> Run:
+    p = Path(path)
+    if not (p / "summary.json").is_file():
+        raise FileNotFoundError(f"{str(p)!r} is not a finished run folder (no summary.json)")
+    align = {}
+    if (p / "alignment.npz").is_file():
+        with np.load(p / "alignment.npz") as z:
+            align = {k: z[k] for k in z.files}
+    return Run(path=p, config=json.loads((p / "config.json").read_text()),
+               metrics=pd.read_csv(p / "metrics.csv"), singular_values=np.load(p / "singular_values.npy"),
+               alignment=align, summary=json.loads((p / "summary.json").read_text()))
