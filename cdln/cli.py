@@ -1,4 +1,5 @@
-"""`cdln` command line. Subcommands: `theory` (the theory report), `run` (one run or a batch of seeds).
+"""`cdln` command line. Subcommands: `theory` (the theory report), `run` (one run or a batch of seeds),
+`bench` (speed ratios measured in one run).
 
 Bad input exits with status 2 and one line on stderr, before any work starts.
 """
@@ -40,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     rn = sub.add_parser("run", help="run GD (or AltMin, or the gradient flow) on a problem; results in runs/<hash>/")
     add_run_flags(rn)
+
+    bn = sub.add_parser("bench", help="measure step speed against matmul rate, NumPy, autograd and batching")
+    bn.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
+    bn.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    bn.add_argument("--quick", action="store_true", help="d = 100, 200 only")
+    bn.add_argument("--out", default=None, help="also write the results as JSON to this file")
+    bn.add_argument("--markdown", default=None, help="also write the table as a Markdown page to this file")
     return parser
 
 
@@ -56,6 +64,17 @@ def main(argv: list[str] | None = None) -> int:
             parser.exit(2, f"cdln theory: error: {exc}\n")
         rep = build_report(cfg)
         print(to_json(rep) if args.json else format_report(rep))
+        return 0
+    if args.command == "bench":
+        import torch
+
+        if args.device != "cpu" and not (args.device.startswith("cuda") and torch.cuda.is_available()):
+            parser.exit(2, f"cdln bench: error: device {args.device!r} is not available on this machine\n")
+        from sim.bench import format_bench, run_bench, write_outputs
+
+        res = run_bench(device=args.device, dtype=args.dtype, quick=args.quick)
+        print(format_bench(res))
+        write_outputs(res, json_path=args.out, markdown_path=args.markdown)
         return 0
     if args.command == "run":
         from .run_cmd import run_command

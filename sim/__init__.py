@@ -8,7 +8,7 @@ A reader can follow a run: ``RunConfig`` (config.py) → ``make_problem`` (probl
 from .altmin import run_altmin
 from .config import MODELS, PROBLEMS, RunConfig
 from .flow import run_flow
-from .gd import DivergenceError, Trace, end_to_end, gd_step, gradients, run_gd
+from .gd import DivergenceError, Trace, end_to_end, gd_step, gradients, run_gd, uses_factored_step
 from .models import init_compressed, init_wide, widths_of
 from .problems import DataError, Problem, load_movielens, make_problem, movielens_path
 from .results import Run, execute, load_run, run
@@ -17,7 +17,7 @@ __all__ = [
     "RunConfig", "PROBLEMS", "MODELS",
     "Problem", "make_problem", "load_movielens", "movielens_path", "DataError",
     "init_wide", "init_compressed", "widths_of",
-    "gradients", "gd_step", "end_to_end", "run_gd", "Trace", "DivergenceError",
+    "gradients", "gd_step", "uses_factored_step", "end_to_end", "run_gd", "Trace", "DivergenceError",
     "run_altmin", "run_flow",
     "Run", "run", "load_run", "execute",
 ]

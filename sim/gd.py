@@ -21,7 +21,7 @@ import torch
 
 import theory
 
-__all__ = ["gradients", "gd_step", "end_to_end", "run_gd", "Trace", "DivergenceError", "log_metrics"]
+__all__ = ["gradients", "gd_step", "uses_factored_step", "end_to_end", "run_gd", "Trace", "DivergenceError", "log_metrics"]
 
 
 class DivergenceError(RuntimeError):
@@ -35,6 +35,12 @@ class DivergenceError(RuntimeError):
         )
 
 
+def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Batched matmul, always ``bmm``: a batch of one takes the same kernel as a batch of many
+    (2-D ``mm`` may not — e.g. it treats P Pᵀ specially), so a batch equals its single runs bitwise."""
+    return torch.bmm(a, b)
+
+
 def end_to_end(Ws: list[torch.Tensor]) -> torch.Tensor:
     P = Ws[0]
     for W in Ws[1:]:
@@ -42,26 +48,81 @@ def end_to_end(Ws: list[torch.Tensor]) -> torch.Tensor:
     return P
 
 
-def gradients(Ws: list[torch.Tensor], problem) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Losses (B,) and ∇_{W_l} for every layer, from prefix/suffix products (module docstring)."""
+def _gradients(Ws, problem):
+    """(losses, sum-loss gradients, per-instance scale or None); see :func:`gradients`."""
     L = len(Ws)
     P = [Ws[0]]
-    for l in range(1, L):
-        P.append(torch.matmul(Ws[l], P[-1]))
-    loss, Bm = problem.loss_and_grad(P[-1])
+    for l in range(1, L - 1):
+        P.append(_mm(Ws[l], P[-1]))
+    loss, Bm, scale = problem.residual(Ws[-1], P[-1])  # G = W_L P_{L-1} - M*, fused
+    if scale is not None:
+        Bm = Bm.mul_(scale)
     grads = [None] * L
     for l in range(L - 1, 0, -1):
-        grads[l] = torch.matmul(Bm, P[l - 1].transpose(-1, -2))
-        Bm = torch.matmul(Ws[l].transpose(-1, -2), Bm)
+        grads[l] = _mm(Bm, P[l - 1].transpose(-1, -2))
+        Bm = _mm(Ws[l].transpose(-1, -2), Bm)
     grads[0] = Bm
     return loss, grads
 
 
-def gd_step(Ws, scales, eta: float, problem) -> torch.Tensor:
-    """One in-place GD step on every layer; returns the losses (B,) *before* the step."""
-    loss, grads = gradients(Ws, problem)
+def gradients(Ws: list[torch.Tensor], problem) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Losses (B,) and ∇_{W_l}ℓ for every layer, in the config's normalisation (module docstring)."""
+    loss, grads = _gradients(Ws, problem)
+    if problem.uniform_scale is not None and problem.uniform_scale != 1.0:
+        grads = [g * problem.uniform_scale for g in grads]
+    return loss, grads
+
+
+def _factored_gradients(Ws, problem):
+    r"""Factorization with a narrow last hidden width k (the compressed DLN): with
+    :math:`W_{L:1}=W_LP`, :math:`P=P_{L-1}`, the chain rule only needs
+
+    .. math:: \nabla_{W_L}=W_L(PP^\top)-M^*P^\top,\qquad B_{L-1}=W_L^\top G=(W_L^\top W_L)P-W_L^\top M^*,
+
+    costing :math:`2n_1n_2k+O(k^2(n_1+n_2))` and no :math:`n_1\times n_2` temporaries
+    (:func:`theory.gd_step_macs` with ``factored=True``). The loss
+    :math:`\tfrac12(\langle W_L^\top W_L,PP^\top\rangle-2\langle W_L^\top M^*,P\rangle+\|M^*\|^2)` has absolute
+    error O(eps·‖M*‖²): good for divergence checks, while logged losses use the explicit residual.
+    """
+    L = len(Ws)
+    P = [Ws[0]]
+    for l in range(1, L - 1):
+        P.append(_mm(Ws[l], P[-1]))
+    WL, PL, M = Ws[-1], P[-1], problem.target
+    WtW = _mm(WL.transpose(-1, -2), WL)
+    PPt = _mm(PL, PL.transpose(-1, -2))
+    WtM = _mm(WL.transpose(-1, -2), M)
+    grads = [None] * L
+    grads[-1] = torch.baddbmm(_mm(M, PL.transpose(-1, -2)), WL, PPt, beta=-1)
+    Bm = torch.baddbmm(WtM, WtW, PL, beta=-1)
+    B = WL.shape[0]
+    q = torch.bmm(WtW.reshape(B, 1, -1), PPt.reshape(B, -1, 1))            # <WᵀW, PPᵀ>
+    q = torch.baddbmm(q, WtM.reshape(B, 1, -1), PL.reshape(B, -1, 1), alpha=-2.0)  # − 2<WᵀM, P>
+    loss = (q.reshape(B) + problem.target_sq) * (0.5 * problem.uniform_scale)
+    for l in range(L - 2, 0, -1):
+        grads[l] = _mm(Bm, P[l - 1].transpose(-1, -2))
+        Bm = _mm(Ws[l].transpose(-1, -2), Bm)
+    grads[0] = Bm
+    return loss, grads
+
+
+def uses_factored_step(Ws, problem) -> bool:
+    """The factored step pays off for factorization when the last hidden width k <= min(n1, n2)/4."""
+    return problem.kind == "factorization" and 4 * Ws[-1].shape[-1] <= min(problem.shape)
+
+
+def gd_step(Ws, scales, eta: float, problem, factored: bool | None = None) -> torch.Tensor:
+    """One in-place GD step on every layer; returns the losses (B,) *before* the step.
+
+    A normalisation that is the same for every instance (1/N) is folded into the step size
+    instead of being applied to the d×d residual. ``factored`` (default: automatic, see
+    :func:`uses_factored_step`) selects the residual-free form for the compressed DLN."""
+    if factored is None:
+        factored = uses_factored_step(Ws, problem)
+    loss, grads = _factored_gradients(Ws, problem) if factored else _gradients(Ws, problem)
+    u = problem.uniform_scale if problem.uniform_scale is not None else 1.0
     for W, g, s in zip(Ws, grads, scales):
-        W.sub_(g, alpha=eta * s)
+        W.sub_(g, alpha=eta * s * u)
     return loss
 
 
@@ -110,7 +171,7 @@ def run_gd(problem, Ws, scales, *, eta: float, steps: int, log_every: int, tol: 
            progress=None, divergence_factor: float = 1e8) -> Trace:
     """Run GD (in place on ``Ws``) with logging, tolerance stop and divergence detection.
 
-    Divergence: a non-finite loss, or a loss above ``divergence_factor`` × its initial value,
+    Divergence: a non-finite loss, or a loss above ``divergence_factor`` × the largest initial one,
     raises :class:`DivergenceError` naming the step, the loss and theory's stable step size.
     """
     trace = Trace()
@@ -118,7 +179,7 @@ def run_gd(problem, Ws, scales, *, eta: float, steps: int, log_every: int, tol: 
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     with torch.no_grad():
         first = log_metrics(trace, Ws, problem, 0, 0.0, n_sv)
-        limit = divergence_factor * torch.as_tensor(first["train_loss"]).clamp_min(1e-300).to(Ws[0].device)
+        limit = divergence_factor * max(float(np.max(first["train_loss"])), 1e-300)
         elapsed, t = 0.0, 0
         while t < steps:
             chunk = min(log_every - t % log_every, steps - t)
@@ -127,14 +188,14 @@ def run_gd(problem, Ws, scales, *, eta: float, steps: int, log_every: int, tol: 
             for _ in range(chunk):
                 loss = gd_step(Ws, scales, eta, problem)
                 t += 1
-                if not cuda and not bool(torch.all(loss <= limit[: loss.shape[0]])):  # also catches NaN
+                if not cuda and not loss.max().item() <= limit:  # `not <=` also catches NaN
                     _diverged(problem, loss, limit, t - 1, seeds, eta, depth, alpha, loss_name)
             sync()
             elapsed += time.perf_counter() - t0
             m = log_metrics(trace, Ws, problem, t, elapsed, n_sv)
             tl = torch.as_tensor(m["train_loss"])
-            if not bool(torch.all(tl <= limit.cpu())):
-                _diverged(problem, tl, limit.cpu(), t, seeds, eta, depth, alpha, loss_name)
+            if not float(tl.max()) <= limit:
+                _diverged(problem, tl, limit, t, seeds, eta, depth, alpha, loss_name)
             if progress is not None:
                 progress(t, float(tl.mean()), float(np.mean(m["recovery_error"])), t / max(elapsed, 1e-12))
             if tol > 0 and bool(torch.all(tl < tol)):
@@ -144,7 +205,7 @@ def run_gd(problem, Ws, scales, *, eta: float, steps: int, log_every: int, tol: 
 
 
 def _diverged(problem, loss, limit, step, seeds, eta, depth, alpha, loss_name):
-    bad = ~(loss <= limit)
+    bad = ~(torch.as_tensor(loss).cpu() <= limit)
     k = int(torch.nonzero(bad)[0, 0])
     n1, n2 = problem.shape
     kw = {}
@@ -156,4 +217,4 @@ def _diverged(problem, loss, limit, step, seeds, eta, depth, alpha, loss_name):
     kind = "completion" if problem.kind == "movielens" else problem.kind
     eta_c = theory.problem_critical_step_size(problem.sigma_max(), depth=depth, problem=kind, shape=(n1, n2),
                                               loss=loss_name, alpha=alpha, **kw)
-    raise DivergenceError(step, float(loss[k]), seeds[k], eta, float(eta_c), loss_name)
+    raise DivergenceError(step, float(torch.as_tensor(loss)[k]), seeds[k], eta, float(eta_c), loss_name)

@@ -50,6 +50,7 @@ class Problem:
     A: torch.Tensor | None = None     #: (B, m, n1*n2) sensing operator
     y: torch.Tensor | None = None     #: (B, m) measurements
     surrogate: torch.Tensor | None = None  #: (B, n1, n2) Eq. (8), up to a positive scale
+    varying_n: bool = False           #: N differs between instances by construction (Bernoulli Ω, mean loss)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -72,21 +73,42 @@ class Problem:
         return self.mask.sum(dim=(1, 2))
 
     def loss_and_grad(self, W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B,) losses and (B, n1, n2) gradients with respect to the end-to-end matrix."""
-        scale = self._inv_n
+        """(B,) losses and (B, n1, n2) gradients with respect to the end-to-end matrix W."""
+        loss, g, scale = self.residual(W)
+        if scale is None:
+            return loss, g
+        return loss, g * scale
+
+    def residual(self, left: torch.Tensor, right: torch.Tensor | None = None):
+        r"""The engine's fused form. With ``W = left @ right`` (or ``W = left``), returns
+        ``(loss, g, scale)`` where ``loss`` (B,) is normalised, ``g`` is the *sum-loss* gradient
+        :math:`\nabla_W\tfrac12\|\cdot\|^2` and ``scale`` the per-instance 1/N still to apply
+        (``None`` when it is the same for every instance: then it is ``self.uniform_scale``,
+        which the engine folds into η). For factorization/completion the residual is formed
+        in one pass, ``baddbmm(-M*, left, right)``, and the loss reads it once."""
         if self.kind == "sensing":
-            r = torch.bmm(self.A, W.reshape(W.shape[0], -1, 1)).squeeze(-1) - self.y
-            g = torch.bmm(self.A.transpose(1, 2), r.unsqueeze(-1)).reshape(W.shape)
-            loss = 0.5 * (r * r).sum(dim=1)
+            W = left if right is None else torch.bmm(left, right)
+            # one matrix-vector product per instance: batched bmm picks batch-size-dependent
+            # kernels for vectors, and these products are memory-bound anyway
+            w = W.reshape(W.shape[0], -1)
+            r = torch.stack([torch.mv(A, x) for A, x in zip(self.A, w)]) - self.y
+            g = torch.stack([torch.mv(A.T, x) for A, x in zip(self.A, r)]).reshape(W.shape)
+            loss = 0.5 * torch.linalg.vector_norm(r, dim=1) ** 2
         else:
-            g = W - self.target
+            g = (left - self.target) if right is None else torch.baddbmm(self.target, left, right, beta=-1)
             if self.mask is not None:
-                g = g * self.mask
-            loss = 0.5 * (g * g).sum(dim=(1, 2))
-        return loss * scale, g * scale[:, None, None]
+                g.mul_(self.mask)
+            loss = 0.5 * torch.linalg.vector_norm(g, dim=(1, 2)) ** 2
+        if self.uniform_scale is not None:
+            return loss * self.uniform_scale, g, None
+        return loss * self._inv_n, g, self._inv_n[:, None, None]
 
     def __post_init__(self):
+        # Decided by construction, not by comparing values, so that a batch and its single
+        # runs take the same arithmetic path (bitwise-equal results).
         self._inv_n = 1.0 / self.normaliser
+        self.uniform_scale = None if self.varying_n else float(self._inv_n[0])
+        self.target_sq = torch.linalg.matrix_norm(self.target) ** 2  # (B,) ‖M*‖², for the factored step
 
     def errors(self, W: torch.Tensor) -> dict[str, torch.Tensor]:
         """Recovery metrics per instance: relative Frobenius error on all entries, and on the
@@ -204,7 +226,8 @@ def make_problem(cfg, seeds: list[int], device: torch.device) -> Problem:
         return Problem("factorization", target, cfg.loss, U, S, V, surrogate=target)
     if cfg.problem == "completion":
         mask = to([_mask(cfg, s, cfg.shape) for s in seeds])
-        return Problem("completion", target, cfg.loss, U, S, V, mask=mask, surrogate=target * mask)
+        return Problem("completion", target, cfg.loss, U, S, V, mask=mask, surrogate=target * mask,
+                       varying_n=cfg.loss == "mean" and cfg.sampling == "bernoulli")
     check_sensing_memory(cfg, len(seeds), device)
     n = cfg.shape[0] * cfg.shape[1]
     std = 1.0 / math.sqrt(cfg.measurements) if cfg.sensing_norm == "isometric" else 1.0 / cfg.measurements
@@ -212,8 +235,8 @@ def make_problem(cfg, seeds: list[int], device: torch.device) -> Problem:
     for k, s in enumerate(seeds):  # drawn in float64 on the CPU from the seed, then cast/moved
         g = torch.Generator().manual_seed(int(np.random.SeedSequence([s, 3]).generate_state(1)[0]))
         A[k] = (std * torch.randn((cfg.measurements, n), generator=g, dtype=torch.float64)).to(dt)
-    y = torch.bmm(A, target.reshape(len(seeds), n, 1)).squeeze(-1)
-    surr = torch.bmm(A.transpose(1, 2), y.unsqueeze(-1)).reshape(target.shape) / cfg.measurements
+    y = torch.stack([torch.mv(Ak, Mk.reshape(-1)) for Ak, Mk in zip(A, target)])
+    surr = torch.stack([torch.mv(Ak.T, yk) for Ak, yk in zip(A, y)]).reshape(target.shape) / cfg.measurements
     return Problem("sensing", target, cfg.loss, U, S, V, A=A, y=y, surrogate=surr)
 
 

@@ -65,3 +65,27 @@ def counting_gd_step(Ws, M, eta):
         if l > 1:
             B = mm(Ws[l - 1].T, B)
     return [W - eta * g for W, g in zip(Ws, grads)], macs
+
+
+def counting_factored_step(Ws, M, eta):
+    """The residual-free step of sim.gd (factorization), counting multiply-accumulates."""
+    macs = 0
+
+    def mm(A, B):
+        nonlocal macs
+        macs += A.shape[0] * A.shape[1] * B.shape[1]
+        return A @ B
+
+    L = len(Ws)
+    P = [Ws[0]]
+    for l in range(2, L):
+        P.append(mm(Ws[l - 1], P[-1]))
+    WL, PL = Ws[-1], P[-1]
+    grads = [None] * L
+    grads[-1] = mm(WL, mm(PL, PL.T)) - mm(M, PL.T)
+    B = mm(mm(WL.T, WL), PL) - mm(WL.T, M)
+    for l in range(L - 1, 0, -1):
+        grads[l - 1] = B if l == 1 else mm(B, P[l - 2].T)
+        if l > 1:
+            B = mm(Ws[l - 1].T, B)
+    return [W - eta * g for W, g in zip(Ws, grads)], macs

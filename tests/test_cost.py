@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import theory
-from tests.reference import counting_gd_step
+from tests.reference import counting_factored_step, counting_gd_step
 
 
 @pytest.mark.parametrize("shape,depth,rank_hat", [(12, 2, 3), (12, 3, 4), ((9, 14), 4, 5), (100, 3, 20)])
@@ -13,8 +13,12 @@ def test_macs_match_a_counted_step_and_params_match_the_paper(shape, depth, rank
     for widths in (theory.wide_widths(shape, depth), theory.compressed_widths(shape, depth, rank_hat)):
         Ws = [rng.standard_normal((widths[l], widths[l - 1])) for l in range(1, len(widths))]
         M = rng.standard_normal((widths[-1], widths[0]))
-        _, macs = counting_gd_step(Ws, M, 1e-3)
+        new, macs = counting_gd_step(Ws, M, 1e-3)
         assert macs == theory.gd_step_macs(widths)
+        new_f, macs_f = counting_factored_step(Ws, M, 1e-3)
+        assert macs_f == theory.gd_step_macs(widths, factored=True)
+        # the two schemes are the same step: equal up to rounding of O(d) products (1e3 ulps)
+        assert all(np.allclose(a, b, rtol=0, atol=1e3 * np.finfo(float).eps * np.abs(a).max()) for a, b in zip(new, new_f))
         assert sum(W.size for W in Ws) == theory.param_count(widths)
     c = theory.compare_costs(shape, depth=depth, rank_hat=rank_hat)
     if isinstance(shape, int):

@@ -46,16 +46,23 @@ def test_explicit_gradients_match_autograd(problem, model, loss):
         assert torch.linalg.norm(a - b) <= 1e-12 * torch.linalg.norm(b)
 
 
-def test_batched_equals_sequential_bitwise():
-    cfg = sim.RunConfig(problem="completion", model="wide", seeds=3, eta=3.0, **SMALL)
-    p = sim.make_problem(cfg, cfg.seed_list, torch.device("cpu"))
-    Ws, sc = sim.init_wide(cfg, cfg.seed_list, torch.device("cpu"))
+@pytest.mark.parametrize("problem,model", [("completion", "wide"), ("factorization", "compressed"),
+                                           ("sensing", "compressed")])
+def test_batched_equals_sequential_bitwise(problem, model):
+    kw = dict(SMALL, d=24, rank_hat=4, measurements=100)
+    cfg = sim.RunConfig(problem=problem, model=model, seeds=3, eta=3.0, **kw)
+    cpu = torch.device("cpu")
+    init = (lambda c, p, s: sim.init_wide(c, s, cpu)) if model == "wide" else (lambda c, p, s: sim.init_compressed(c, p, cpu))
+    p = sim.make_problem(cfg, cfg.seed_list, cpu)
+    Ws, sc = init(cfg, p, cfg.seed_list)
+    if problem == "factorization":
+        assert sim.uses_factored_step(Ws, p)
     for _ in range(30):
         sim.gd_step(Ws, sc, cfg.eta, p)
     for k, s in enumerate(cfg.seed_list):
-        one = sim.RunConfig(problem="completion", model="wide", seed=s, eta=3.0, **SMALL)
-        p1 = sim.make_problem(one, [s], torch.device("cpu"))
-        W1, _ = sim.init_wide(one, [s], torch.device("cpu"))
+        one = sim.RunConfig(problem=problem, model=model, seed=s, eta=3.0, **kw)
+        p1 = sim.make_problem(one, [s], cpu)
+        W1, _ = init(one, p1, [s])
         for _ in range(30):
             sim.gd_step(W1, sc, cfg.eta, p1)
         assert all(torch.equal(a[k], b[0]) for a, b in zip(Ws, W1))
@@ -146,3 +153,22 @@ def test_altmin_recovers_an_easy_completion_problem():
     tr, _ = sim.execute(cfg)
     # exact recovery: the LS iterations converge linearly to rounding level (ridge 1e-12)
     assert tr.metrics["recovery_error"][-1][0] < 1e-8 < tr.metrics["recovery_error"][0][0]
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4])
+def test_factored_step_equals_the_residual_step(depth):
+    cfg = sim.RunConfig(problem="factorization", model="compressed", loss="mean", d=24, d2=20, rank=2,
+                        rank_hat=5, depth=depth, seeds=2, eps=0.4)
+    p = sim.make_problem(cfg, cfg.seed_list, torch.device("cpu"))
+    Ws, sc = sim.init_compressed(cfg, p, torch.device("cpu"))
+    g = torch.Generator().manual_seed(1)
+    Ws = [W + 0.3 * torch.randn(W.shape, generator=g, dtype=W.dtype) for W in Ws]
+    assert sim.uses_factored_step(Ws, p)
+    A = [W.clone() for W in Ws]
+    B = [W.clone() for W in Ws]
+    la = sim.gd_step(A, sc, 5.0, p, factored=True)
+    lb = sim.gd_step(B, sc, 5.0, p, factored=False)
+    # same algebra, different association: O(d) ulps relative to the terms (here ~1e-14)
+    assert torch.allclose(la, lb, rtol=1e-12, atol=0)
+    for a, b, W in zip(A, B, Ws):
+        assert torch.linalg.norm(a - b) <= 1e-12 * torch.linalg.norm(W - b)

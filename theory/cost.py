@@ -59,17 +59,31 @@ def param_count(widths) -> int:
     return sum(ws[i] * ws[i - 1] for i in range(1, len(ws)))
 
 
-def gd_step_macs(widths) -> int:
+def gd_step_macs(widths, *, factored: bool = False) -> int:
     r"""Multiply-accumulates of one explicit-gradient GD step (module docstring formula).
+
+    ``factored=True``: the residual-free step that ``sim`` uses for factorization with a narrow
+    last hidden width :math:`k=d_{L-1}`: :math:`M^*P^\top` and :math:`W_L^\top M^*`
+    (:math:`2d_0d_Lk`), the Grams :math:`W_L^\top W_L`, :math:`PP^\top` (:math:`k^2(d_L+d_0)`),
+    :math:`W_L(PP^\top)` and :math:`(W_L^\top W_L)P` (:math:`k^2(d_L+d_0)`), plus the chain below
+    layer L as in the plain scheme.
 
     >>> gd_step_macs((10, 10, 10, 10)) == 3 * 2 * 10**3
     True
+    >>> gd_step_macs((100, 20, 20, 100), factored=True)   # 2·d²r̂ + 4·r̂²d + 3·r̂²d
+    680000
     """
     ws = _widths(widths)
     L = len(ws) - 1
-    fwd_grad = 2 * sum(ws[l] * ws[l - 1] for l in range(2, L + 1))
-    bwd = sum(ws[l + 1] * ws[l] for l in range(1, L))
-    return ws[0] * (fwd_grad + bwd)
+    if not factored:
+        fwd_grad = 2 * sum(ws[l] * ws[l - 1] for l in range(2, L + 1))
+        bwd = sum(ws[l + 1] * ws[l] for l in range(1, L))
+        return ws[0] * (fwd_grad + bwd)
+    d0, dL, k = ws[0], ws[L], ws[L - 1]
+    top = 2 * d0 * dL * k + 2 * k * k * (dL + d0)
+    fwd_grad = 2 * sum(ws[l] * ws[l - 1] for l in range(2, L))
+    bwd = sum(ws[l + 1] * ws[l] for l in range(1, L - 1))
+    return top + d0 * (fwd_grad + bwd)
 
 
 def gd_step_memory_bytes(widths, dtype_bytes: int = 8) -> int:
