@@ -9,7 +9,7 @@ import sys
 import typing
 import warnings
 
-_LISTS = {"spectrum"}
+_LISTS = {"spectrum": float, "widths": int}
 
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:
@@ -20,8 +20,8 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         t = hints[f.name]
         if f.name in _LISTS:
-            conv = lambda s: tuple(float(x) for x in s.split(",") if x.strip())  # noqa: E731
-            conv.__name__ = "comma-separated floats"
+            conv = (lambda typ: lambda s: tuple(typ(x) for x in s.split(",") if x.strip()))(_LISTS[f.name])
+            conv.__name__ = f"comma-separated {_LISTS[f.name].__name__}s"
         elif t in (int, float, str):
             conv = t
         else:  # Optional[int] / Optional[str]

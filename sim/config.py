@@ -34,6 +34,7 @@ class RunConfig:
     rank_hat: int = 20              # r̂: compressed width / AltMin rank (paper: 2r)
     depth: int = 3                  # L (paper: 3; AltMin ignores it)
     width: int | None = None        # wide hidden width (default max(n1, n2))
+    widths: tuple[int, ...] = ()    # wide: all L-1 hidden widths d_1..d_{L-1} (overrides width)
     eps: float = 1e-3               # ε: initialisation scale (paper: 1e-3)
     eta: float = 10.0               # step size, in the normalisation named by `loss`
     loss: str = "mean"              # "sum" ½‖·‖² or "mean" ½‖·‖²/N (N = n1n2, |Ω| or m)
@@ -90,6 +91,7 @@ class RunConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["spectrum"] = list(self.spectrum)
+        d["widths"] = list(self.widths)
         return d
 
     @classmethod
@@ -101,6 +103,8 @@ class RunConfig:
         d = dict(d)
         if "spectrum" in d and d["spectrum"] is not None:
             d["spectrum"] = tuple(float(x) for x in d["spectrum"])
+        if "widths" in d and d["widths"] is not None:
+            d["widths"] = tuple(d["widths"])
         return cls(**d)
 
     # ------------------------------------------------------------------ validation
@@ -144,6 +148,12 @@ class RunConfig:
         integer("rank_hat", 1, k)
         if self.width is not None:
             integer("width", 1)
+        if self.widths:
+            if len(self.widths) != self.depth - 1 or any(
+                    isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 1 for w in self.widths):
+                raise ValueError(f"widths must list depth - 1 = {self.depth - 1} integers >= 1, got {self.widths!r}")
+            if self.model != "wide":
+                raise ValueError(f"widths applies to model 'wide' only; got model {self.model!r}")
         real("eps", 0)
         real("eta", 0)
         real("alpha", 0)

@@ -18,6 +18,9 @@ __all__ = ["init_wide", "init_compressed", "widths_of"]
 
 def widths_of(cfg) -> tuple[int, ...]:
     if cfg.model == "wide":
+        if cfg.widths:
+            n1, n2 = cfg.shape
+            return (n2, *cfg.widths, n1)
         return theory.wide_widths(cfg.shape, cfg.depth, cfg.width)
     return theory.compressed_widths(cfg.shape, cfg.depth, cfg.rank_hat)
 

@@ -131,3 +131,38 @@ def test_cli_run_errors_are_one_line(args, needle, code, tmp_path):
     r = subprocess.run([sys.executable, "-m", "cdln", "run", "--quiet", "--out", str(tmp_path / "o"), *args],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == code and r.stderr.count("\n") == 1 and needle in r.stderr, r.stderr
+
+
+def test_sensing_memory_is_checked_before_allocating(monkeypatch):
+    import sim.problems as sp
+
+    monkeypatch.setattr(sp, "available_bytes", lambda device: 1 << 20)  # pretend 1 MiB is free
+    cfg = sim.RunConfig(problem="sensing", d=30, rank=2, rank_hat=3, measurements=500)
+    with pytest.raises(MemoryError, match=r"needs 0\.00 GiB \(1 x 500 x 900 float64\) but only 0\.00 GiB is free"):
+        sim.make_problem(cfg, [0], torch.device("cpu"))
+
+
+@pytest.mark.parametrize("model", ["compressed", "altmin"])
+def test_movielens_run_reports_test_error_and_rmse(model):
+    cfg = sim.RunConfig(problem="movielens", model=model, rank_hat=10, eta=0.5, alpha=5.0, eps=0.1,
+                        steps=4, log_every=2)
+    tr, summary = sim.execute(cfg)
+    assert {"test_error", "test_rmse", "train_loss"} <= set(tr.metrics)
+    rmse = np.stack(tr.metrics["test_rmse"])[:, 0]
+    assert np.all(np.isfinite(rmse)) and rmse[-1] < 5.0  # ratings are 1..5
+    if model == "altmin":
+        # each least-squares half-step cannot increase the training loss (up to the 1e-12 ridge);
+        # the held-out RMSE may rise: unregularised ALS overfits sparsely rated items
+        loss = np.stack(tr.metrics["train_loss"])[:, 0]
+        assert np.all(np.diff(loss) <= 1e-9 * loss[0])
+
+
+def test_wide_widths_any_shape():
+    cfg = sim.RunConfig(problem="factorization", model="wide", d=12, d2=9, rank=2, rank_hat=2, depth=4,
+                        widths=(7, 15, 5), steps=10, log_every=5, eps=0.3, eta=1.0)
+    Ws, _ = sim.init_wide(cfg, [0], torch.device("cpu"))
+    assert [tuple(W.shape[1:]) for W in Ws] == [(7, 9), (15, 7), (5, 15), (12, 5)]
+    tr, _ = sim.execute(cfg)
+    assert np.all(np.isfinite(np.stack(tr.metrics["train_loss"])))
+    with pytest.raises(ValueError, match=r"widths must list depth - 1 = 3 integers >= 1"):
+        sim.RunConfig(model="wide", depth=4, widths=(7, 15))
