@@ -41,6 +41,12 @@ def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.bmm(a, b)
 
 
+def _t(a: torch.Tensor) -> torch.Tensor:
+    """Transpose *copied* to contiguous memory: bmm with a transposed-view left operand takes a
+    slow path on the CPU (up to 2x); the copy costs O(size), the product O(size · n)."""
+    return a.transpose(-1, -2).contiguous()
+
+
 def end_to_end(Ws: list[torch.Tensor]) -> torch.Tensor:
     P = Ws[0]
     for W in Ws[1:]:
@@ -60,7 +66,7 @@ def _gradients(Ws, problem):
     grads = [None] * L
     for l in range(L - 1, 0, -1):
         grads[l] = _mm(Bm, P[l - 1].transpose(-1, -2))
-        Bm = _mm(Ws[l].transpose(-1, -2), Bm)
+        Bm = _mm(_t(Ws[l]), Bm)
     grads[0] = Bm
     return loss, grads
 
@@ -89,11 +95,13 @@ def _factored_gradients(Ws, problem):
     for l in range(1, L - 1):
         P.append(_mm(Ws[l], P[-1]))
     WL, PL, M = Ws[-1], P[-1], problem.target
-    WtW = _mm(WL.transpose(-1, -2), WL)
+    WLt = _t(WL)
+    WtW = _mm(WLt, WL)
     PPt = _mm(PL, PL.transpose(-1, -2))
-    WtM = _mm(WL.transpose(-1, -2), M)
+    WtM = _mm(WLt, M)
+    MPt = _mm(PL, M.transpose(-1, -2)).transpose(-1, -2)  # (P Mᵀ)ᵀ: the fast layout for a skinny P
     grads = [None] * L
-    grads[-1] = torch.baddbmm(_mm(M, PL.transpose(-1, -2)), WL, PPt, beta=-1)
+    grads[-1] = torch.baddbmm(MPt, WL, PPt, beta=-1)
     Bm = torch.baddbmm(WtM, WtW, PL, beta=-1)
     B = WL.shape[0]
     q = torch.bmm(WtW.reshape(B, 1, -1), PPt.reshape(B, -1, 1))            # <WᵀW, PPᵀ>
@@ -101,7 +109,7 @@ def _factored_gradients(Ws, problem):
     loss = (q.reshape(B) + problem.target_sq) * (0.5 * problem.uniform_scale)
     for l in range(L - 2, 0, -1):
         grads[l] = _mm(Bm, P[l - 1].transpose(-1, -2))
-        Bm = _mm(Ws[l].transpose(-1, -2), Bm)
+        Bm = _mm(_t(Ws[l]), Bm)
     grads[0] = Bm
     return loss, grads
 
