@@ -68,9 +68,11 @@ CLAIMS = [
     Claim("theorem2-flow",
           "Thm 2: along gradient flow, ‖W_{L:1}(t) − M*‖² >= ‖W̃_{L:1}(t) − M*‖² for all t (given Assumption 1).",
           "holds-with-conditions",
-          "Holds in the region searched with r̂ >= r and the proof's init scale; fails for r̂ < r (the "
-          "compressed net cannot fit the modes it lacks) and for the wide net initialised per Eq. (3) "
-          "literally (it starts ε^{-L/2} times larger and leads early on)."),
+          "Holds in the region searched with r̂ = r and the proof's init scale. With r̂ > r it can fail, "
+          "by at most the compressed net's β-mode error (r̂ − r)β(t)^{2L}: the wide net's spurious modes "
+          "start misaligned and can shrink below the β modes, which the proof assumes evolve identically "
+          "(counterexample). Fails for r̂ < r (the compressed net cannot fit the modes it lacks) and for "
+          "the wide net initialised per Eq. (3) literally (it starts ε^{-L/2} times larger and leads early)."),
     Claim("theorem2-gd",
           "Thm 2's inequality along discrete GD (the paper's experiments).",
           "holds-with-conditions",
