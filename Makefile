@@ -1,5 +1,6 @@
 # The two commands. Each sets everything up on a fresh machine, then does its job.
-#   make run   — set up, then print the theory report for the paper's setting
+#   make run   — set up, print the theory report for the paper's setting, then verify every
+#                claim of the paper (hypothesis profile ci) and print the verdicts table
 #   make test  — set up, then run the tests (tests/ and verify/)
 PY     ?= python3
 VENV   := .venv
@@ -21,6 +22,7 @@ $(STAMP): pyproject.toml
 
 run: setup
 	$(BIN)/cdln theory
+	$(BIN)/cdln verify --profile ci
 
 test: setup
 	$(BIN)/python -m pytest tests/ verify/

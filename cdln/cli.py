@@ -1,5 +1,5 @@
 """`cdln` command line. Subcommands: `theory` (the theory report), `run` (one run or a batch of seeds),
-`bench` (speed ratios measured in one run).
+`bench` (speed ratios measured in one run), `verify` (the claims' verdicts and report).
 
 Bad input exits with status 2 and one line on stderr, before any work starts.
 """
@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     rn = sub.add_parser("run", help="run GD (or AltMin, or the gradient flow) on a problem; results in runs/<hash>/")
     add_run_flags(rn)
 
+    vf = sub.add_parser("verify", help="check every claim of the paper; writes docs/verification.md/.json")
+    vf.add_argument("--profile", default="ci", choices=("ci", "dev", "deep"),
+                    help="hypothesis profile: ci (bounded, derandomized), dev, deep (hours)")
+
     bn = sub.add_parser("bench", help="measure step speed against matmul rate, NumPy, autograd and batching")
     bn.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
     bn.add_argument("--dtype", default="float64", choices=("float64", "float32"))
@@ -65,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         rep = build_report(cfg)
         print(to_json(rep) if args.json else format_report(rep))
         return 0
+    if args.command == "verify":
+        from .verify_cmd import verify_command
+
+        return verify_command(args, parser)
     if args.command == "bench":
         import torch
 

@@ -59,8 +59,7 @@ def pytest_sessionfinish(session, exitstatus):
         return
     from hypothesis import settings
 
-    data = {"profile": settings().__class__._current_profile if hasattr(settings, "_current_profile") else
-            os.environ.get("HYPOTHESIS_PROFILE", "ci"),
+    data = {"profile": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
             "max_examples": settings().max_examples, "seconds": time.time() - _STATE["started"],
             "outcomes": _STATE["outcomes"], "evidence": _STATE["evidence"],
             "counterexamples": _STATE["counterexamples"]}
