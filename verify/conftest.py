@@ -28,6 +28,12 @@ class Recorder:
         _STATE["evidence"][claim][key] = value
 
     def counterexample(self, claim: str, example: dict) -> None:
+        """Store a counterexample after re-checking it from its own numbers with NumPy alone."""
+        from verify.recheck import recheck
+
+        margin = recheck(example)
+        assert margin < 0, f"the stored counterexample does not reproduce (margin {margin:+.3e})"
+        example = {**example, "margin_rechecked_with_numpy": margin}
         if example not in _STATE["counterexamples"][claim]:
             _STATE["counterexamples"][claim].append(example)
 
