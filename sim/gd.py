@@ -54,21 +54,31 @@ def end_to_end(Ws: list[torch.Tensor]) -> torch.Tensor:
     return P
 
 
-def _gradients(Ws, problem):
-    """(losses, sum-loss gradients, per-instance scale or None); see :func:`gradients`."""
-    L = len(Ws)
+def _prefixes(Ws):
+    """P_1 = W_1, P_l = W_l P_{l-1} for l < L (the last product is formed by the caller)."""
     P = [Ws[0]]
-    for l in range(1, L - 1):
+    for l in range(1, len(Ws) - 1):
         P.append(_mm(Ws[l], P[-1]))
-    loss, Bm, scale = problem.residual(Ws[-1], P[-1])  # G = W_L P_{L-1} - M*, fused
-    if scale is not None:
-        Bm = Bm.mul_(scale)
-    grads = [None] * L
-    for l in range(L - 1, 0, -1):
+    return P
+
+
+def _backward(Ws, P, Bm, grads, top: int):
+    """From B_top = Bm down: ∇_{W_l} = B_l P_{l-1}ᵀ, B_{l-1} = W_lᵀ B_l; ∇_{W_1} = B_1."""
+    for l in range(top, 0, -1):
         grads[l] = _mm(Bm, P[l - 1].transpose(-1, -2))
         Bm = _mm(_t(Ws[l]), Bm)
     grads[0] = Bm
-    return loss, grads
+    return grads
+
+
+def _gradients(Ws, problem):
+    """(losses, gradients) with the mean normalisation applied only when it varies per instance
+    (otherwise it is ``problem.uniform_scale``, folded into the step by :func:`gd_step`)."""
+    P = _prefixes(Ws)
+    loss, Bm, scale = problem.residual(Ws[-1], P[-1])  # G = W_L P_{L-1} - M*, fused
+    if scale is not None:
+        Bm = Bm.mul_(scale)
+    return loss, _backward(Ws, P, Bm, [None] * len(Ws), len(Ws) - 1)
 
 
 def gradients(Ws: list[torch.Tensor], problem) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -91,9 +101,7 @@ def _factored_gradients(Ws, problem):
     error O(eps·‖M*‖²): good for divergence checks, while logged losses use the explicit residual.
     """
     L = len(Ws)
-    P = [Ws[0]]
-    for l in range(1, L - 1):
-        P.append(_mm(Ws[l], P[-1]))
+    P = _prefixes(Ws)
     WL, PL, M = Ws[-1], P[-1], problem.target
     WLt = _t(WL)
     WtW = _mm(WLt, WL)
@@ -107,11 +115,7 @@ def _factored_gradients(Ws, problem):
     q = torch.bmm(WtW.reshape(B, 1, -1), PPt.reshape(B, -1, 1))            # <WᵀW, PPᵀ>
     q = torch.baddbmm(q, WtM.reshape(B, 1, -1), PL.reshape(B, -1, 1), alpha=-2.0)  # − 2<WᵀM, P>
     loss = (q.reshape(B) + problem.target_sq) * (0.5 * problem.uniform_scale)
-    for l in range(L - 2, 0, -1):
-        grads[l] = _mm(Bm, P[l - 1].transpose(-1, -2))
-        Bm = _mm(_t(Ws[l]), Bm)
-    grads[0] = Bm
-    return loss, grads
+    return loss, _backward(Ws, P, Bm, grads, L - 2)
 
 
 def uses_factored_step(Ws, problem) -> bool:

@@ -45,15 +45,20 @@ def algorithm1_init(U, V, rank_hat, depth, eps):
     return [eps * V[:, :rank_hat].T] + [eps * np.eye(rank_hat) for _ in range(depth - 2)] + [eps * U[:, :rank_hat]]
 
 
-def counting_gd_step(Ws, M, eta):
-    """One GD step in the prefix/suffix scheme of theory.cost, counting multiply-accumulates."""
-    macs = 0
+class _Counter:
+    """Matrix product that counts its multiply-accumulates."""
 
-    def mm(A, B):
-        nonlocal macs
-        macs += A.shape[0] * A.shape[1] * B.shape[1]
+    def __init__(self):
+        self.macs = 0
+
+    def __call__(self, A, B):
+        self.macs += A.shape[0] * A.shape[1] * B.shape[1]
         return A @ B
 
+
+def counting_gd_step(Ws, M, eta):
+    """One GD step in the prefix/suffix scheme of theory.cost, counting multiply-accumulates."""
+    mm = _Counter()
     L = len(Ws)
     P = [Ws[0]]
     for l in range(2, L + 1):
@@ -64,18 +69,12 @@ def counting_gd_step(Ws, M, eta):
         grads[l - 1] = B if l == 1 else mm(B, P[l - 2].T)
         if l > 1:
             B = mm(Ws[l - 1].T, B)
-    return [W - eta * g for W, g in zip(Ws, grads)], macs
+    return [W - eta * g for W, g in zip(Ws, grads)], mm.macs
 
 
 def counting_factored_step(Ws, M, eta):
     """The residual-free step of sim.gd (factorization), counting multiply-accumulates."""
-    macs = 0
-
-    def mm(A, B):
-        nonlocal macs
-        macs += A.shape[0] * A.shape[1] * B.shape[1]
-        return A @ B
-
+    mm = _Counter()
     L = len(Ws)
     P = [Ws[0]]
     for l in range(2, L):
@@ -88,4 +87,4 @@ def counting_factored_step(Ws, M, eta):
         grads[l - 1] = B if l == 1 else mm(B, P[l - 2].T)
         if l > 1:
             B = mm(Ws[l - 1].T, B)
-    return [W - eta * g for W, g in zip(Ws, grads)], macs
+    return [W - eta * g for W, g in zip(Ws, grads)], mm.macs

@@ -90,21 +90,24 @@ def test_holds_while_the_compressed_step_is_stable(record, sig, dpad, depth, eps
     assert margin >= -1e-12  # GD in float64 on both nets: ties only at rounding level
 
 
+def _gd_counterexample(statement, ew, ec, eta, p, Ww0, Wc0, **hyper):
+    k = int(np.argmin(ew - ec))
+    return {"statement": statement, "M_star": lists(p.target[0]), "wide_layers_W1_to_WL": Ww0,
+            "compressed_layers_W1_to_WL": Wc0, "eta": eta, **hyper, "loss": "0.5*||W_L...W_1 - M||_F^2",
+            "first_violating_step": int(np.argmax(ew - ec < 0)), "worst_step": k, "wide_error": float(ew[k]),
+            "compressed_error": float(ec[k]), "margin": float(ew[k] - ec[k])}
+
+
 @pytest.mark.claim(CLAIM)
 def test_stops_holding_in_the_oscillatory_regime(record):
     """Found by the search: a stable but oscillating compressed step (η_c(α)/2 < η < η_c(α)) overshoots
     while the wide net, at the same η, converges monotonically. Smallest instance: d = 2, r = 1, L = 2."""
     sig = np.array([1.0])
     ew, ec, eta, p, Ww0, Wc0 = small(sig, d=2, depth=2, eps=0.25, frac=0.5, alpha=1.8, init="orthogonal", seed=0)
-    k = int(np.argmin(ew - ec))
-    assert ew[k] - ec[k] < -1e-4
-    record.counterexample(CLAIM, {
-        "statement": "Theorem 2 along GD, compressed step stable but oscillatory (alpha*eta = 0.9 / sigma, L = 2)",
-        "M_star": lists(p.target[0]), "wide_layers_W1_to_WL": Ww0, "compressed_layers_W1_to_WL": Wc0,
-        "depth": 2, "eps": 0.25, "eta": eta, "alpha": 1.8, "loss": "0.5*||W2 W1 - M||_F^2",
-        "first_violating_step": int(np.argmax(ew - ec < 0)), "worst_step": k, "wide_error": float(ew[k]),
-        "compressed_error": float(ec[k]), "margin": float(ew[k] - ec[k]),
-    })
+    assert np.min(ew - ec) < -1e-4
+    record.counterexample(CLAIM, _gd_counterexample(
+        "Theorem 2 along GD, compressed step stable but oscillatory (alpha*eta = 0.9 / sigma, L = 2)",
+        ew, ec, eta, p, Ww0, Wc0, depth=2, eps=0.25, alpha=1.8))
 
 
 @pytest.mark.claim(CLAIM)
@@ -114,15 +117,10 @@ def test_stops_holding_when_the_compressed_step_is_unstable(record):
     crit_c = theory.critical_step_size(1.0, depth=2, alpha=4.0, eps=0.3)
     frac = 1.2 * crit_c / theory.critical_step_size(1.0, depth=2)  # η = 1.2 η_c(α = 4): unstable compressed
     ew, ec, eta, p, Ww0, Wc0 = small(sig, d=2, depth=2, eps=0.3, frac=frac, alpha=4.0, init="orthogonal", seed=0)
-    k = int(np.argmin(ew - ec))
-    assert ew[k] - ec[k] < -1e-3
-    record.counterexample(CLAIM, {
-        "statement": "Theorem 2 along GD with alpha*eta above the compressed net's critical step",
-        "M_star": lists(p.target[0]), "wide_layers_W1_to_WL": Ww0, "compressed_layers_W1_to_WL": Wc0,
-        "depth": 2, "eps": 0.3, "eta": eta, "alpha": 4.0, "loss": "0.5*||W2 W1 - M||_F^2",
-        "compressed_step_multiplier_outer_layers": 4.0, "first_violating_step": int(np.argmax(ew - ec < 0)),
-        "worst_step": k, "wide_error": float(ew[k]), "compressed_error": float(ec[k]), "margin": float(ew[k] - ec[k]),
-    })
+    assert np.min(ew - ec) < -1e-3
+    record.counterexample(CLAIM, _gd_counterexample(
+        "Theorem 2 along GD with alpha*eta above the compressed net's critical step",
+        ew, ec, eta, p, Ww0, Wc0, depth=2, eps=0.3, alpha=4.0))
     record.evidence(CLAIM, "α = 4, η = 1.2 η_c(α): the inequality fails", True)
 
 
