@@ -78,10 +78,12 @@ CLAIMS = [
           "Thm 2's inequality along discrete GD (the paper's experiments).",
           "holds-with-conditions",
           "Holds at the paper's settings (η = 10 mean-normalised, α = 5) and the authors' code settings "
-          "(ε = 1e-2, η = 1, α = 1) on the runs made, and on small instances with r̂ = r, α >= 1 and "
-          "η <= η_c(α)/2 (compressed modes rise monotonically). Stops holding when the compressed step is "
-          "oscillatory (η_c(α)/2 < η < η_c(α): its error overshoots while the wide net's does not), when it "
-          "is unstable, for small α < 1, and with the Eq. (3) init scale."),
+          "(ε = 1e-2, η = 1, α = 1) on the runs made, and on small instances with r̂ = r, α >= 1, "
+          "η <= η_c(α)/2 (compressed modes rise monotonically) and the proofs' orthogonal init. Stops "
+          "holding when the compressed step is oscillatory (η_c(α)/2 < η < η_c(α): its error overshoots "
+          "while the wide net's does not), when it is unstable, for small α < 1, with the Eq. (3) init "
+          "scale, and with Frobenius-matched random small inits (a layer's top singular value can exceed "
+          "ε, so the wide net escapes first; found by the deep search)."),
     Claim("incremental",
           "Proof of Thm 2: each mode is fitted no later by the compressed DLN, t_i^comp <= t_i^orig.",
           "holds-with-conditions",
