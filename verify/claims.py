@@ -49,8 +49,9 @@ CLAIMS = [
           "(implicit) GD on the DLN is stable for the step sizes used; the paper gives no threshold.",
           "holds-with-conditions",
           "GD's threshold found by bisection equals theory's η_c = 2/(L α^{2/L} σ_max^{2−2/L}) "
-          "(sum loss; × N for mean loss) for the compressed DLN with α = 1 and for the aligned wide DLN; "
-          "just above it GD oscillates (period 2) instead of converging, and diverges further up."),
+          "(sum loss; × N for mean loss) for the compressed DLN with α = 1 and for the wide DLN from an "
+          "orthogonal init; just above it GD oscillates (period 2) instead of converging, and diverges "
+          "further up. For α ≠ 1 discrete GD leaves the flow's invariant; the measured ratio is in the evidence."),
     Claim("ode-vs-gd",
           "GD approximates gradient flow for small enough steps (remark after Thm 2).",
           "holds",
