@@ -38,7 +38,7 @@ def test_asymptotic_error_is_order_eps_squared(depth, alpha):
     err = [abs(theory.fit_time(2.0, depth=depth, eps=e, alpha=alpha)
                - theory.fit_time_asymptotic(2.0, depth=depth, eps=e, alpha=alpha)) for e in eps]
     slope = np.polyfit(np.log(eps), np.log(err), 1)[0]
-    assert 1.8 < slope < 2.2, (slope, err)
+    assert slope > 1.8 and slope < 2.2, (slope, err)
     lead = [theory.fit_time_asymptotic(2.0, depth=depth, eps=e, alpha=alpha, order=0) for e in eps]
     ex = [theory.fit_time(2.0, depth=depth, eps=e, alpha=alpha) for e in eps]
     assert np.all(np.diff(np.abs(np.array(ex) - lead) / np.array(ex)) < 0)  # order 0: relative error → 0
