@@ -104,3 +104,14 @@ def finite_float(name: str, value) -> float:
     if not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
         raise ValueError(f"{name} must be a finite real number, got {value!r}")
     return float(value)
+
+
+def shape(value) -> tuple[int, int]:
+    """A matrix shape: an int d (square) or a pair (n1, n2) of ints >= 1."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value), int(value))
+    try:
+        n1, n2 = value
+    except (TypeError, ValueError):
+        raise ValueError(f"shape must be an int or a pair (n1, n2) of ints >= 1, got {value!r}") from None
+    return nonneg_int("shape[0]", n1, 1), nonneg_int("shape[1]", n2, 1)

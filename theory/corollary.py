@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _checks
-from .stability import _shape
 
 __all__ = ["InitialErrors", "initial_errors"]
 
@@ -66,7 +65,7 @@ def initial_errors(sigma_star, *, shape, rank_hat: int, depth: int, eps: float,
     """
     L = _checks.depth(depth)
     sig = np.sort(_checks.sigma_star(sigma_star))[::-1]
-    n1, n2 = _shape(shape)
+    n1, n2 = _checks.shape(shape)
     k = min(n1, n2)
     if sig.ndim != 1 or sig.size > k:
         raise ValueError(f"sigma_star must be 1-D with at most min(shape) = {k} values, got shape {sig.shape}")

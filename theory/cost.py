@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import _checks
-from .stability import _shape
 
 __all__ = ["wide_widths", "compressed_widths", "param_count", "gd_step_macs",
            "gd_step_memory_bytes", "CostComparison", "compare_costs"]
@@ -29,7 +28,7 @@ __all__ = ["wide_widths", "compressed_widths", "param_count", "gd_step_macs",
 def wide_widths(shape, depth: int, width: int | None = None) -> tuple[int, ...]:
     """Widths (n2, w, …, w, n1) of the wide DLN; default hidden width w = max(n1, n2)."""
     L = _checks.depth(depth)
-    n1, n2 = _shape(shape)
+    n1, n2 = _checks.shape(shape)
     w = max(n1, n2) if width is None else _checks.nonneg_int("width", width, 1)
     return (n2,) + (w,) * (L - 1) + (n1,)
 
@@ -37,7 +36,7 @@ def wide_widths(shape, depth: int, width: int | None = None) -> tuple[int, ...]:
 def compressed_widths(shape, depth: int, rank_hat: int) -> tuple[int, ...]:
     """Widths (n2, r̂, …, r̂, n1) of the compressed DLN (Algorithm 1)."""
     L = _checks.depth(depth)
-    n1, n2 = _shape(shape)
+    n1, n2 = _checks.shape(shape)
     rh = _checks.nonneg_int("rank_hat", rank_hat, 1)
     return (n2,) + (rh,) * (L - 1) + (n1,)
 

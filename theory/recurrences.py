@@ -185,9 +185,10 @@ def fit_steps(
     res = np.where(a ** L >= target, 0, -1)
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(1, n + 1):
-            a, b = mode_step(a, b, sig, depth=L, eta=et, alpha=al) if al != 1.0 else (
-                (lambda lam: (lam, lam))(a * (1.0 - et * (a ** L - sig) * a ** (L - 2)))
-            )
+            if al != 1.0:
+                a, b = mode_step(a, b, sig, depth=L, eta=et, alpha=al)
+            else:  # Eq. (13), exactly as compressed_spectrum evaluates it
+                a = b = a * (1.0 - et * (a ** L - sig) * a ** (L - 2))
             newly = (res < 0) & (a * a * b ** (L - 2) >= target)
             res[newly] = t
             if np.all(res >= 0):

@@ -112,7 +112,7 @@ def normaliser(
     10000
     """
     _checks.choice("problem", problem, PROBLEMS)
-    n1, n2 = _shape(shape)
+    n1, n2 = _checks.shape(shape)
     if problem == "factorization":
         return n1 * n2
     if problem == "completion":
@@ -162,7 +162,7 @@ def curvature_scale(
     s = 1/√m (an isometry in expectation).
     """
     _checks.choice("problem", problem, PROBLEMS)
-    n1, n2 = _shape(shape)
+    n1, n2 = _checks.shape(shape)
     if problem == "factorization":
         return 1.0
     if problem == "completion":
@@ -203,13 +203,3 @@ def problem_critical_step_size(
     if loss == "mean":
         eta = eta * normaliser(problem, shape, n_observed=n_observed, n_measurements=n_measurements)
     return eta
-
-
-def _shape(shape) -> tuple[int, int]:
-    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
-        shape = (int(shape), int(shape))
-    try:
-        n1, n2 = shape
-    except (TypeError, ValueError):
-        raise ValueError(f"shape must be an int or a pair (n1, n2) of ints >= 1, got {shape!r}") from None
-    return _checks.nonneg_int("shape[0]", n1, 1), _checks.nonneg_int("shape[1]", n2, 1)

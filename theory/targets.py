@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _checks
-from .stability import _shape
 
 __all__ = ["Target", "authors_target"]
 
@@ -40,7 +39,7 @@ def authors_target(dim, rank: int, seed: int) -> Target:
     >>> t.sigma.shape, bool(np.all(np.diff(t.sigma) < 0))
     ((10,), True)
     """
-    n1, n2 = _shape(dim)
+    n1, n2 = _checks.shape(dim)
     k = min(n1, n2)
     r = _checks.nonneg_int("rank", rank, 1)
     if 2 * r > k:
