@@ -1,0 +1,48 @@
+"""The verification report: a claim is printed with its verdict only if all its tests passed."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from verify.claims import CLAIMS
+from verify.report import build, main, markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _verdicts(outcomes):
+    return {"profile": "ci", "max_examples": 25, "seconds": 1.0, "outcomes": outcomes,
+            "evidence": {"theorem1": {"instances": 3}}, "counterexamples": {}}
+
+
+def test_failed_or_missing_tests_never_report_a_verdict():
+    outcomes = {c.id: [{"test": f"t::{c.id}", "outcome": "passed", "when": "call", "message": ""}] for c in CLAIMS}
+    outcomes["theorem1"].append({"test": "t::broken", "outcome": "failed", "when": "call", "message": "boom"})
+    del outcomes["incremental"]
+    rows = {r["id"]: r for r in build(_verdicts(outcomes))}
+    assert rows["theorem1"]["verdict"] == "error" and "t::broken failed" in rows["theorem1"]["conditions"]
+    assert rows["incremental"]["verdict"] == "not-run"
+    assert rows["corollary1"]["verdict"] == "holds-with-conditions"
+    assert [r["id"] for r in build(_verdicts(outcomes))] == [c.id for c in CLAIMS]
+
+
+def test_report_files_and_exit_status(tmp_path):
+    outcomes = {c.id: [{"test": "t", "outcome": "passed", "when": "call", "message": ""}] for c in CLAIMS}
+    f = tmp_path / "v.json"
+    f.write_text(json.dumps(_verdicts(outcomes)))
+    assert main(["--verdicts", str(f), "--out", str(tmp_path / "rep")]) == 0
+    rows = json.loads((tmp_path / "rep.json").read_text())
+    assert {"id", "claim", "verdict", "conditions", "evidence", "counterexample"} <= set(rows[0])
+    md = (tmp_path / "rep.md").read_text()
+    assert "| `theorem1` |" in md and "instances: 3" in md
+    outcomes["ode-vs-gd"][0]["outcome"] = "failed"
+    f.write_text(json.dumps(_verdicts(outcomes)))
+    assert main(["--verdicts", str(f), "--out", str(tmp_path / "rep")]) == 1
+    assert "**error**" in markdown(build(_verdicts(outcomes)), _verdicts(outcomes), "t", "c")
+
+
+def test_cdln_verify_needs_the_repository_root(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "cdln", "verify"], capture_output=True, text=True, cwd=tmp_path,
+                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "repository root" in r.stderr
