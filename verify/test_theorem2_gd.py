@@ -46,7 +46,7 @@ def test_holds_at_the_papers_settings(record, name, kw, steps):
     record.evidence(CLAIM, f"{name}: final relative errors wide / compressed",
                     [float(f"{np.sqrt(ew[-1]):.3g}"), float(f"{np.sqrt(ec[-1]):.3g}")])
     assert np.sqrt(ec[-1]) < 0.5  # the horizon reaches the learning phase (not only the plateau)
-    assert margin >= 0
+    assert margin >= -1e-12  # relative squared errors; once both nets converge they tie at rounding level
 
 
 def small(sig, *, d, depth, eps, frac, alpha, init, seed, steps_factor=3.0):
