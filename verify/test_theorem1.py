@@ -16,6 +16,10 @@ from verify.tolerance import ulps
 
 CLAIM = "theorem1"
 STEPS = 120
+# Rounding only: each step commits a few ulps per entry (L products, a subtraction), and below η_c the
+# map's derivative stays within ±1, so errors at most add up: 8 ulps a step. (Deep search maximum: 383
+# over 120 steps; a real mismatch, e.g. Eq. (13) for α ≠ 1, departs by >= 1e7 ulps.)
+ROUNDING_ULPS = 8 * STEPS
 _worst = {"ulps": 0.0, "n": 0, "sizes": set()}
 
 
@@ -39,7 +43,7 @@ def deviation(sig, depth, eps, frac, extra, dpad, alpha=1.0, form="gd"):
             sim.gd_step(Ws, sc, eta, p)
             D = U[:, :rh].T @ sim.end_to_end(Ws)[0].numpy() @ Vh[:rh].T
             dev = np.max(np.abs(D - np.diag(pred[t]))) / (np.finfo(float).eps * sig[0])
-            if first is None and dev > 512:
+            if first is None and dev > ROUNDING_ULPS:
                 first = (t, dev, D, pred[t])
             worst = max(worst, dev)
     return worst, first, (d, rh, eta, p)
@@ -59,5 +63,4 @@ def test_gd_on_matrices_equals_the_recurrence(record, sig, depth, eps, frac, ext
     record.evidence(CLAIM, "instances", _worst["n"])
     record.evidence(CLAIM, "sizes (d, r̂, L)", sorted(_worst["sizes"]))
     record.evidence(CLAIM, "steps per instance", STEPS)
-    # Rounding only: O(1) ulp per step per entry, contracting below η_c: 120 steps → <= 512 ulps
-    assert worst <= 512, f"GD departs from Theorem 1 at step {first[0]}: {first[1]:.0f} ulps"
+    assert worst <= ROUNDING_ULPS, f"GD departs from Theorem 1 at step {first[0]}: {first[1]:.0f} ulps"
