@@ -22,7 +22,7 @@ def fit_steps(p, Ws, sc, eta, sig, max_steps):
     with torch.no_grad():
         for t in range(1, max_steps + 1):
             sim.gd_step(Ws, sc, eta, p)
-            if t % 5 == 0 or t < 50:
+            if t < 1000 or t % 5 == 0:  # sampling granularity <= 0.5 % of the fit step
                 s = torch.linalg.svdvals(sim.end_to_end(Ws)[0]).numpy()[: sig.size]
                 newly = (out < 0) & (s >= (1 - DELTA) * sig)
                 out[newly] = t
@@ -72,7 +72,8 @@ def test_compressed_fits_every_mode_no_later(record, sig, depth, eps, extra, dpa
     record.evidence(CLAIM, "t_i^comp / theory.fit_time/η: range", [round(float(c.min()), 3), round(float(c.max()), 3)])
     record.evidence(CLAIM, "t_i^orig / theory.fit_time/η (aligned prediction): range",
                     [round(float(o.min()), 3), round(float(o.max()), 3)])
-    # the compressed net IS the aligned case: GD at 0.1 η_c matches the flow's fit time to O(η) (< 10 %)
+    # the compressed net IS the aligned case: GD at 0.1 η_c matches the flow's fit time up to the O(η)
+    # discretisation error (a few % at 0.1 η_c) and the <= 0.5 % sampling granularity: < 10 %
     assert np.all(np.abs(tc / pred - 1) < 0.1)
 
 
