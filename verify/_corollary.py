@@ -36,3 +36,9 @@ def counterexample(statement, inst, sig, **hyper):
             "wide_error": inst["wide"], "compressed_error": inst["compressed"],
             "margin_wide_minus_compressed": inst["gap_measured"],
             "check": "E(W) = ||W_L...W_1 - M||_F^2; the claim needs E(wide) >= E(compressed)"}
+
+
+def pin(record, claim, statement, inst, sig, **hyper):
+    """The pinned counterexample of a search: check that it really fails on the matrices, then store it."""
+    assert inst["gap_measured"] < 0
+    record.counterexample(claim, counterexample(statement, inst, sig, **hyper))

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import example, given, target
 from hypothesis import strategies as st
 
-from verify._corollary import counterexample, instance
+from verify._corollary import instance, pin
 from verify.strategies import depths, epsilons, seeds, spectra
 from verify.tolerance import ulps
 
@@ -58,10 +58,8 @@ def test_rank_hat_below_rank_fails_exactly_below_the_line(record, sig, dpad, dep
     record.evidence(CLAIM, "r̂ < r, best-aligned init: instances where the sign follows ε^L vs 2Σ_{i>r̂}σ_i/(k−r̂)",
                     _s["n_line"])
     if d == 2 and depth == 2 and eps == 0.1 and np.allclose(sig, [1.0, 0.5]):
-        assert inst["gap_measured"] < 0
-        record.counterexample(CLAIM, counterexample("Corollary 1 with r̂ = 1 < r = 2 (proof's scaling)", inst, sig,
-                                                    d=2, rank_hat=1, depth=2, eps=0.1,
-                                                    init="best-aligned orthogonal: W1 = eps*U V^T, W2 = eps*I"))
+        pin(record, CLAIM, "Corollary 1 with r̂ = 1 < r = 2 (proof's scaling)", inst, sig, d=2, rank_hat=1, depth=2,
+            eps=0.1, init="best-aligned orthogonal: W1 = eps*U V^T, W2 = eps*I")
 
 
 @pytest.mark.claim(CLAIM)

@@ -6,7 +6,3 @@ import numpy as np
 def ulps(k: float, dtype=np.float64) -> float:
     """``k`` machine epsilons of ``dtype`` (float64: 2.22e-16 each)."""
     return float(k) * float(np.finfo(dtype).eps)
-
-
-#: Tolerance of every scipy ODE solve used as an oracle (theory.flow.ODE_RTOL), per step.
-ODE_ORACLE_RTOL = 1e-12
