@@ -1,5 +1,6 @@
 """`cdln` command line. Subcommands: `theory` (the theory report), `run` (one run or a batch of seeds),
-`bench` (speed ratios measured in one run), `verify` (the claims' verdicts and report).
+`bench` (speed ratios measured in one run), `verify` (the claims' verdicts and report), `figures`
+(the docs' figures from cached runs).
 
 Bad input exits with status 2 and one line on stderr, before any work starts.
 """
@@ -52,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--quick", action="store_true", help="d = 100, 200 only")
     bn.add_argument("--out", default=None, help="also write the results as JSON to this file")
     bn.add_argument("--markdown", default=None, help="also write the table as a Markdown page to this file")
+    fg = sub.add_parser("figures", help="draw the figures of docs/figures/ from cached runs (launching missing runs)")
+    fg.add_argument("names", nargs="*", metavar="NAME", help="figures to draw (default: all; see --list)")
+    fg.add_argument("--fast", action="store_true", help="reduced settings that keep each effect (minutes on a CPU)")
+    fg.add_argument("--list", action="store_true", help="list the figures and exit")
+    fg.add_argument("--runs", default="runs", help="run cache folder (default: runs)")
     return parser
 
 
@@ -84,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         print(format_bench(res))
         write_outputs(res, json_path=args.out, markdown_path=args.markdown)
         return 0
+    if args.command == "figures":
+        from .figures import figures_command
+
+        return figures_command(args, parser)
     if args.command == "run":
         from .run_cmd import run_command
 
