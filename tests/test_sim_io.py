@@ -166,3 +166,13 @@ def test_wide_widths_any_shape():
     assert np.all(np.isfinite(np.stack(tr.metrics["train_loss"])))
     with pytest.raises(ValueError, match=r"widths must list depth - 1 = 3 integers >= 1"):
         sim.RunConfig(model="wide", depth=4, widths=(7, 15))
+
+
+def test_movielens_divergence_names_a_step_size_below_the_failing_one():
+    """The zero-filled ratings matrix understates σ_max ~7×; the divergence message must not claim that
+    η = 10 is stable when GD diverges at it (seen at step ~59 with α = 5, ε = 0.1)."""
+    cfg = sim.RunConfig(problem="movielens", model="compressed", rank_hat=10, eps=0.1, alpha=5.0, eta=10.0,
+                        loss="mean", steps=400, log_every=100)
+    with pytest.raises(sim.DivergenceError) as err:
+        sim.execute(cfg)
+    assert 1.0 < err.value.eta_stable < 10.0

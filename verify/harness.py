@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 import sim
+import theory
 
 CPU = torch.device("cpu")
 
@@ -63,3 +64,20 @@ def lists(x, digits: int = 17):
 
 def weights_lists(Ws):
     return [lists(W[0]) for W in Ws]
+
+
+def theorem2_gd_pair(sig, *, d, depth, eps, frac, alpha, init, seed, steps_factor=3.0, rank_hat=None):
+    """Theorem 2 along GD on one small instance: both nets (r̂ = r unless given) at η = frac·η_c(wide),
+    for ~steps_factor × the slowest mode's flow fit time. Returns squared errors of the wide and
+    compressed nets at every step, η, the problem, and both nets' initial layers (as lists)."""
+    r = sig.size
+    eta = frac * theory.critical_step_size(sig[0], depth=depth)
+    steps = int(steps_factor * theory.fit_time(float(sig.min()), depth=depth, eps=eps) / eta) + 20
+    _, p, Wc, sc = setup("compressed", sig, d=d, rank_hat=r if rank_hat is None else rank_hat, depth=depth, eps=eps,
+                         alpha=alpha, seed=seed)
+    Wc0 = weights_lists(Wc)
+    ec = gd_sq_errors(p, Wc, sc, eta, steps)
+    _, p, Ww, sw = setup("wide", sig, d=d, rank_hat=r, depth=depth, eps=eps, init=init, seed=seed)
+    Ww0 = weights_lists(Ww)
+    ew = gd_sq_errors(p, Ww, sw, eta, steps)
+    return ew, ec, eta, p, Ww0, Wc0

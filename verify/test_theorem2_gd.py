@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import sim
 import theory
-from verify.harness import gd_sq_errors, lists, setup, weights_lists
+from verify.harness import lists, theorem2_gd_pair as small
 from verify.strategies import seeds, spectra
 
 CLAIM = "theorem2-gd"
@@ -47,20 +47,6 @@ def test_holds_at_the_papers_settings(record, name, kw, steps):
                     [float(f"{np.sqrt(ew[-1]):.3g}"), float(f"{np.sqrt(ec[-1]):.3g}")])
     assert np.sqrt(ec[-1]) < 0.5  # the horizon reaches the learning phase (not only the plateau)
     assert margin >= -1e-12  # relative squared errors; once both nets converge they tie at rounding level
-
-
-def small(sig, *, d, depth, eps, frac, alpha, init, seed, steps_factor=3.0):
-    """GD on both nets (r̂ = r) at η = frac·η_c(wide) for ~steps_factor × the slowest fit time."""
-    r = sig.size
-    eta = frac * theory.critical_step_size(sig[0], depth=depth)
-    steps = int(steps_factor * theory.fit_time(float(sig.min()), depth=depth, eps=eps) / eta) + 20
-    _, p, Wc, sc = setup("compressed", sig, d=d, rank_hat=r, depth=depth, eps=eps, alpha=alpha, seed=seed)
-    Wc0 = weights_lists(Wc)
-    ec = gd_sq_errors(p, Wc, sc, eta, steps)
-    _, p, Ww, sw = setup("wide", sig, d=d, rank_hat=r, depth=depth, eps=eps, init=init, seed=seed)
-    Ww0 = weights_lists(Ww)
-    ew = gd_sq_errors(p, Ww, sw, eta, steps)
-    return ew, ec, eta, p, Ww0, Wc0
 
 
 @pytest.mark.claim(CLAIM)
