@@ -58,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     fg.add_argument("--fast", action="store_true", help="reduced settings that keep each effect (minutes on a CPU)")
     fg.add_argument("--list", action="store_true", help="list the figures and exit")
     fg.add_argument("--runs", default="runs", help="run cache folder (default: runs)")
+    t1 = sub.add_parser("table1", help="Table 1: MLP and ViT with a plain, DLN or compressed-DLN penultimate layer")
+    t1.add_argument("--fast", action="store_true", help="a 10000-image subset, 5 epochs, 2 seeds (minutes on a CPU)")
+    t1.add_argument("--seeds", type=int, default=None, help="seeds per variant (default: 2 fast, 5 full)")
+    t1.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
+    t1.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    t1.add_argument("--data-dir", default=None, help="CIFAR-10 python batches for the ViT rows (default: Fashion-MNIST)")
+    t1.add_argument("--out", default="docs/table1", help="writes OUT.md and OUT.json (default: docs/table1)")
+    t1.add_argument("--runs", default="runs", help="run cache folder (default: runs)")
     return parser
 
 
@@ -90,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         print(format_bench(res))
         write_outputs(res, json_path=args.out, markdown_path=args.markdown)
         return 0
+    if args.command == "table1":
+        from .table1 import table1_command
+
+        return table1_command(args, parser)
     if args.command == "figures":
         from .figures import figures_command
 

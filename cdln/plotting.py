@@ -31,8 +31,11 @@ __all__ = ["COLORS", "LABELS", "Context", "plt", "mean_metric", "error_panels", 
 
 #: the same colour for each network in every figure
 COLORS = {"wide": "#1f4e9c", "compressed": "#d1495b", "altmin": "#2a9d55", "theory": "#222222",
-          "recurrence": "#e39b1b", "flow": "#222222"}
-LABELS = {"wide": "wide DLN (original)", "compressed": "compressed DLN (Alg. 1)", "altmin": "AltMin"}
+          "recurrence": "#e39b1b", "flow": "#222222",
+          # nonlinear networks: the over-parameterized DLN layer is the "wide" one, C-DLN the compressed one
+          "dln": "#1f4e9c", "cdln": "#d1495b", "original": "#7a7a7a"}
+LABELS = {"wide": "wide DLN (original)", "compressed": "compressed DLN (Alg. 1)", "altmin": "AltMin",
+          "original": "Original (linear penultimate)", "dln": "DLN penultimate", "cdln": "C-DLN penultimate"}
 
 plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 110, "font.size": 9, "axes.grid": True,
                      "grid.alpha": 0.3, "legend.fontsize": 8, "axes.titlesize": 10})
