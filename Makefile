@@ -1,7 +1,7 @@
 # The two commands. Each sets everything up on a fresh machine, then does its job.
 #   make run   — set up, print the theory report for the paper's setting, verify every claim of
-#                the paper (hypothesis profile ci), draw every figure (fast settings) and build
-#                the documentation site into site/
+#                the paper (hypothesis profile ci), train Table 1's networks (fast settings), draw
+#                every figure (fast settings) and build the documentation site into site/
 #   make test  — set up, then run the tests (tests/ and verify/; they build the site and check
 #                it in headless Chromium)
 PY     ?= python3
@@ -38,9 +38,10 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/cdln theory
 	$(BIN)/cdln verify --profile ci
+	$(BIN)/cdln table1 --fast
 	$(BIN)/cdln figures --fast
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
-	@echo "results: docs/verification.md (verdicts), docs/figures/*.png + docs/figures.md (figures),"
+	@echo "results: docs/verification.md (verdicts), docs/table1.md (Table 1), docs/figures/*.png + docs/figures.md,"
 	@echo "         runs/<hash>/ (cached runs), site/index.html (the documentation site)"
 
 test: setup

@@ -74,7 +74,9 @@ def write_gallery(fig_dir: Path = FIG_DIR, page: Path = Path("docs/figures.md"))
              "`cdln figures` uses the paper's settings. Each entry states its command, its settings, and notes",
              "computed from the plotted numbers (also in `NAME.json` beside the picture).", "",
              "Colours are the same everywhere: **blue** the wide (original) DLN, **red** the compressed DLN",
-             "(Algorithm 1), **green** AltMin, **black** gradient flow / theory, **orange** the Theorem 1 recurrence.", ""]
+             "(Algorithm 1), **green** AltMin, **black** gradient flow / theory, **orange** the Theorem 1 recurrence;",
+             "for the nonlinear networks, **blue** the DLN penultimate layer, **red** the compressed one, **grey** the",
+             "plain one.", ""]
     for n in names:
         m = json.loads((fig_dir / f"{n}.json").read_text())
         lines += [f"## {m['title']}", "", f"![{m['title']}](figures/{n}.png)", "", m["caption"], ""]

@@ -12,8 +12,8 @@ from cdln import figures
 ROOT = Path(__file__).resolve().parents[1]
 FIG_DIR = ROOT / "docs" / "figures"
 
-PAPER_FIGURES = ["fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13",
-                 "fig14", "fig15", "fig16", "fig18", "fig19", "fig22", "table3"]
+PAPER_FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13",
+                 "fig14", "fig15", "fig16", "fig18", "fig19", "fig20", "fig21", "fig22", "table3"]
 NEW_FIGURES = ["ode-vs-gd", "theorem2-map", "corollary1-gap"]
 
 
