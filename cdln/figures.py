@@ -92,6 +92,7 @@ def write_gallery(fig_dir: Path = FIG_DIR, page: Path = Path("docs/figures.md"))
     fd, tmp = tempfile.mkstemp(suffix=".md", dir=page.parent)
     with os.fdopen(fd, "w") as fh:
         fh.write("\n".join(lines))
+    os.chmod(tmp, 0o644)
     os.replace(tmp, page)
     return page
 

@@ -76,6 +76,7 @@ class Context:
         os.close(fd)
         try:
             fig.savefig(tmp, format="png", bbox_inches="tight")
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; these are published
             os.replace(tmp, png)
         finally:
             if os.path.exists(tmp):
@@ -85,6 +86,7 @@ class Context:
         fd, tmp = tempfile.mkstemp(suffix=".json", dir=self.out_dir)
         with os.fdopen(fd, "w") as fh:
             json.dump(payload, fh, indent=1, allow_nan=True)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, js)
         return png, js
 
