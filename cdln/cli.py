@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     t1.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
     t1.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     t1.add_argument("--data-dir", default=None, help="CIFAR-10 python batches for the ViT rows (default: Fashion-MNIST)")
+    t1.add_argument("--fashion-dir", default=None, help="Fashion-MNIST IDX files (default: Debian's /usr/share/datasets/fashion-mnist)")
+    t1.add_argument("--width", type=int, default=784, help="MLP hidden width h (default: 784, Table 1's)")
+    t1.add_argument("--rank-hat", type=int, default=None, help="compressed width r̂ (default: 4·d_y = 40)")
     t1.add_argument("--out", default="docs/table1", help="writes OUT.md and OUT.json (default: docs/table1)")
     t1.add_argument("--runs", default="runs", help="run cache folder (default: runs)")
     return parser

@@ -21,7 +21,8 @@ import numpy as np
 __all__ = ["table1_command", "settings", "build_rows", "format_markdown"]
 
 
-def settings(fast: bool, seeds: int | None, data_dir: str | None, device: str, dtype: str) -> dict:
+def settings(fast: bool, seeds: int | None, data_dir: str | None, device: str, dtype: str, *, width: int = 784,
+             rank_hat: int | None = None, fashion_dir: str | None = None) -> dict:
     """The run settings of each block of the table (fast: a subset and few epochs of the real data)."""
     vit_data = "cifar10" if data_dir else "fashion-mnist"
     if fast:
@@ -35,8 +36,16 @@ def settings(fast: bool, seeds: int | None, data_dir: str | None, device: str, d
         n_seeds = seeds or 5
     for blk in (mlp, vit):
         blk.update(device=device, dtype=dtype)
+        if rank_hat is not None:
+            blk["rank_hat"] = rank_hat
+    if width != 784:
+        mlp["width"] = width
+    if fashion_dir:
+        mlp["data_dir"] = fashion_dir
     if data_dir:
         vit["data_dir"] = data_dir
+    elif fashion_dir:
+        vit["data_dir"] = fashion_dir
     return {"MLP": mlp, "ViT": vit, "seeds": n_seeds}
 
 
@@ -128,16 +137,23 @@ def _atomic_write(path: Path, text: str) -> None:
 def table1_command(args, parser) -> int:
     import torch
 
-    from sim.nonlinear import DataError, load_cifar10
+    from sim.nonlinear import DataError, TrainConfig, load_cifar10, load_fashion_mnist
+    from sim.nonlinear.data import FASHION_DIR
 
     if args.seeds is not None and args.seeds < 1:
         parser.exit(2, f"cdln table1: error: seeds must be an integer >= 1, got {args.seeds}\n")
     if args.device != "cpu" and not (args.device.startswith("cuda") and torch.cuda.is_available()):
         parser.exit(2, f"cdln table1: error: device {args.device!r} is not available on this machine\n")
     try:
+        cfg = settings(args.fast, args.seeds, args.data_dir, args.device, args.dtype, width=args.width,
+                       rank_hat=args.rank_hat, fashion_dir=args.fashion_dir)
+        # everything is checked before any training starts: configs (widths, r̂ >= d_y) and data
+        for block in ("MLP", "ViT"):
+            for v in ("original", "dln", "cdln"):
+                TrainConfig(variant=v, **cfg[block])
         if args.data_dir:
-            load_cifar10(args.data_dir)  # checked before any training starts
-        cfg = settings(args.fast, args.seeds, args.data_dir, args.device, args.dtype)
+            load_cifar10(args.data_dir)
+        load_fashion_mnist(args.fashion_dir or FASHION_DIR, verify=False)
         t0 = time.perf_counter()
         rows = build_rows(cfg, runs_root=args.runs, progress=lambda m: print(m, file=sys.stderr))
     except (DataError, ValueError) as exc:

@@ -161,7 +161,8 @@ def test_outer_factors_step_at_alpha_times_lr():
     (dict(width=0), r"width must be an integer >= 1, got 0"),
     (dict(variant="wide"), r"variant must be one of original, dln, cdln; got 'wide'"),
     (dict(arch="cnn"), r"arch must be one of mlp, vit, linear; got 'cnn'"),
-    (dict(rank_hat=1000, width=784), r"rank_hat must be in \[10, width = 784\], got 1000"),
+    (dict(variant="cdln", rank_hat=1000, width=784), r"rank_hat must be in \[10, width = 784\], got 1000"),
+    (dict(variant="cdln", width=32), r"rank_hat must be in \[10, width = 32\], got 40"),
     (dict(lr=-1.0), r"lr must be in \(0, inf\), got -1.0"),
 ])
 def test_bad_config_is_refused_up_front(kw, msg):
@@ -173,6 +174,9 @@ def test_bad_config_is_refused_up_front(kw, msg):
     (["--seeds", "0"], "seeds must be an integer >= 1, got 0"),
     (["--data-dir", "/nonexistent/cifar"], "is not a directory"),
     (["--device", "tpu"], "device 'tpu' is not available"),
+    (["--rank-hat", "5"], "rank_hat must be >= d_y = 10 (the number of classes), got 5"),
+    (["--width", "0"], "width must be an integer >= 1, got 0"),
+    (["--width", "32"], "rank_hat must be in [10, width = 32], got 40"),
 ])
 def test_table1_cli_bad_input_exits_2_with_one_line(args, msg):
     res = subprocess.run([sys.executable, "-m", "cdln", "table1", "--fast", *args], cwd=ROOT, capture_output=True,
@@ -187,3 +191,10 @@ def test_table1_cli_wrong_format_data_dir(tmp_path):
     res = subprocess.run([sys.executable, "-m", "cdln", "table1", "--fast", "--data-dir", str(tmp_path)], cwd=ROOT,
                          capture_output=True, text=True)
     assert res.returncode == 2 and "not a CIFAR-10 python batch" in res.stderr
+
+
+def test_table1_cli_missing_dataset_says_how_to_install(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "cdln", "table1", "--fast", "--fashion-dir", str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "apt-get install dataset-fashion-mnist" in res.stderr
+    assert res.stderr.strip().count("\n") == 0

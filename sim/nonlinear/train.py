@@ -86,8 +86,12 @@ class TrainConfig:
                 raise ValueError(f"{name} must be in (0, inf), got {v!r}")
         if self.rank_hat is not None and self.rank_hat < 10:  # every dataset here has d_y = 10 classes
             raise ValueError(f"rank_hat must be >= d_y = 10 (the number of classes), got {self.rank_hat}")
-        if self.arch != "vit" and self.rank_hat is not None and self.rank_hat > self.width:
-            raise ValueError(f"rank_hat must be in [10, width = {self.width}], got {self.rank_hat}")
+        rh = self.rank_hat if self.rank_hat is not None else 40  # the default 4·d_y
+        top = self.width if self.arch != "vit" else min(VIT_PRESETS[self.vit_preset]["dim"],
+                                                        VIT_PRESETS[self.vit_preset]["mlp"])
+        if self.variant == "cdln" and rh > top:
+            raise ValueError(f"rank_hat must be in [10, {'width' if self.arch != 'vit' else 'min(dim, mlp)'} = {top}], "
+                             f"got {rh}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {self.device!r} is not available on this machine")
         if self.device != "cpu" and not self.device.startswith("cuda"):
