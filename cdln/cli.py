@@ -1,6 +1,6 @@
 """`cdln` command line. Subcommands: `theory` (the theory report), `run` (one run or a batch of seeds),
 `bench` (speed ratios measured in one run), `verify` (the claims' verdicts and report), `figures`
-(the docs' figures from cached runs).
+(the docs' figures from cached runs), `table1` (Table 1's nonlinear networks).
 
 Bad input exits with status 2 and one line on stderr, before any work starts.
 """
