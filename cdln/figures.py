@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
-import tempfile
 import time
 import traceback
 from pathlib import Path
+
+from sim._io import atomic_write_text
 
 __all__ = ["discover", "make_figure", "write_gallery", "figures_command"]
 
@@ -88,13 +88,7 @@ def write_gallery(fig_dir: Path = FIG_DIR, page: Path = Path("docs/figures.md"))
         lines += [f"*Command:* `{m['command']}` ({'fast' if m['fast'] else 'full'} settings, "
                   f"{m['wall_s']:.0f} s to draw, runs included unless cached). *Settings:* {settings}. "
                   f"*Data:* [`{n}.json`](figures/{n}.json)", ""]
-    page.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".md", dir=page.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write("\n".join(lines))
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, page)
-    return page
+    return atomic_write_text(page, "\n".join(lines))
 
 
 def figures_command(args, parser) -> int:

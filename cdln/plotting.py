@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import sim  # noqa: E402
+from sim._io import atomic_write_text  # noqa: E402
 
 __all__ = ["COLORS", "LABELS", "Context", "plt", "mean_metric", "error_panels", "sv_panel", "align_panel", "fit_steps",
            "SYNTH_FULL", "SYNTH_FAST", "subset", "target_sigma", "incremental_figure", "comparison_figure"]
@@ -83,11 +84,7 @@ class Context:
                 os.remove(tmp)
         plt.close(fig)
         payload = {**meta, "settings": self.settings, "runs": self.runs_used, "data": _plain(data)}
-        fd, tmp = tempfile.mkstemp(suffix=".json", dir=self.out_dir)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=1, allow_nan=True)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, js)
+        atomic_write_text(js, json.dumps(payload, indent=1, allow_nan=True))
         return png, js
 
 

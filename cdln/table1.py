@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["table1_command", "settings", "build_rows", "format_markdown"]
+from sim._io import atomic_write_text
+
+__all__ = ["table1_command", "settings", "load_block_data", "build_rows", "format_markdown"]
 
 
 def settings(fast: bool, seeds: int | None, data_dir: str | None, device: str, dtype: str, *, width: int = 784,
@@ -49,13 +50,21 @@ def settings(fast: bool, seeds: int | None, data_dir: str | None, device: str, d
     return {"MLP": mlp, "ViT": vit, "seeds": n_seeds}
 
 
-def build_rows(cfg: dict, *, runs_root="runs", progress=print) -> list[dict]:
-    from sim.nonlinear import TrainConfig, load_dataset, train_cached
+def load_block_data(cfg: dict) -> dict:
+    """Each block's dataset, loaded (and checksummed) once."""
+    from sim.nonlinear import load_dataset
 
+    return {b: load_dataset(cfg[b]["dataset"], cfg[b].get("data_dir")) for b in ("MLP", "ViT")}
+
+
+def build_rows(cfg: dict, *, runs_root="runs", progress=print, data: dict | None = None) -> list[dict]:
+    from sim.nonlinear import TrainConfig, train_cached
+
+    data_by_block = data if data is not None else load_block_data(cfg)
     rows = []
     for block in ("MLP", "ViT"):
         base = cfg[block]
-        data = load_dataset(base["dataset"], base.get("data_dir"))
+        data = data_by_block[block]
         for variant in ("original", "dln", "cdln"):
             results = []
             for seed in range(cfg["seeds"]):
@@ -125,20 +134,10 @@ def format_markdown(rows, meta) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def table1_command(args, parser) -> int:
     import torch
 
-    from sim.nonlinear import DataError, TrainConfig, load_cifar10, load_fashion_mnist
-    from sim.nonlinear.data import FASHION_DIR
+    from sim.nonlinear import DataError, TrainConfig
 
     if args.seeds is not None and args.seeds < 1:
         parser.exit(2, f"cdln table1: error: seeds must be an integer >= 1, got {args.seeds}\n")
@@ -151,11 +150,9 @@ def table1_command(args, parser) -> int:
         for block in ("MLP", "ViT"):
             for v in ("original", "dln", "cdln"):
                 TrainConfig(variant=v, **cfg[block])
-        if args.data_dir:
-            load_cifar10(args.data_dir)
-        load_fashion_mnist(args.fashion_dir or FASHION_DIR, verify=False)
+        data = load_block_data(cfg)
         t0 = time.perf_counter()
-        rows = build_rows(cfg, runs_root=args.runs, progress=lambda m: print(m, file=sys.stderr))
+        rows = build_rows(cfg, runs_root=args.runs, progress=lambda m: print(m, file=sys.stderr), data=data)
     except (DataError, ValueError) as exc:
         parser.exit(2, f"cdln table1: error: {exc}\n")
     dev = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU ({os.cpu_count()} cores)"
@@ -165,8 +162,8 @@ def table1_command(args, parser) -> int:
             "wall_s": round(time.perf_counter() - t0, 1)}
     meta["orderings"] = _orderings(rows)
     out = Path(args.out)
-    _atomic_write(out.with_suffix(".json"), json.dumps({**meta, "rows": rows}, indent=1))
-    _atomic_write(out.with_suffix(".md"), format_markdown(rows, meta))
+    atomic_write_text(out.with_suffix(".json"), json.dumps({**meta, "rows": rows}, indent=1))
+    atomic_write_text(out.with_suffix(".md"), format_markdown(rows, meta))
     print(format_markdown(rows, meta).split("\n\n", 2)[2].split("\n\n")[0])
     print("\n".join(meta["orderings"]))
     print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')} ({meta['wall_s']} s)")

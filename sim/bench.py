@@ -218,17 +218,8 @@ def to_json(res: dict) -> str:
 def write_outputs(res: dict, *, json_path=None, markdown_path=None) -> None:
     """Write the JSON and/or a Markdown page (the table as printed), each atomically."""
     import datetime
-    import os
-    import tempfile
-    from pathlib import Path
 
-    def atomic(path, text):
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+    from ._io import atomic_write_text as atomic
 
     if json_path:
         atomic(json_path, to_json(res))

@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from sim._io import atomic_write_text
 from verify.claims import CLAIMS
 
 
@@ -79,12 +78,7 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+_atomic = atomic_write_text
 
 
 def main(argv=None) -> int:

@@ -28,7 +28,7 @@ def make(ctx):
         ax.set(xscale="log", yscale="log", xlabel="iteration (log)", ylabel=yl)
         ax.legend()
     fin = {k: v["recovery_error"][-1] for k, v in data.items()}
-    notes = [f"final recovery error: " + ", ".join(f"{k} {v:.3g}" for k, v in fin.items()),
+    notes = ["final recovery error: " + ", ".join(f"{k} {v:.3g}" for k, v in fin.items()),
              f"compressed below AltMin at the end: {bool(fin['compressed'] < fin['altmin'])}; "
              f"below the wide DLN: {bool(fin['compressed'] <= fin['wide'])}",
              f"AltMin's unobserved-entry error at the end: {mean_metric(runs['altmin'], 'unobserved_error')[1][-1]:.3g} "

@@ -55,7 +55,7 @@ def make(ctx):
     rh, ep = np.array(s["rank_hats"]), np.array(s["epss"])
     Z2 = np.array([[_margin(d=6, depth=3, eps=e, frac=0.3, alpha=1.0, rank_hat=int(k)) for k in rh] for e in ep])
     fig, (a0, a1) = plt.subplots(1, 2, figsize=(12, 4.6))
-    im = _show(a0, Z1, fr, al, "η / η_c (wide net)", "α (outer-layer multiplier)")
+    _show(a0, Z1, fr, al, "η / η_c (wide net)", "α (outer-layer multiplier)")
     # theory's compressed-net limits η_c(α) and η_c(α)/2 as fractions of η_c(1), in cell coordinates
     eta_c1 = theory.critical_step_size(SIG[0], depth=3)
     ag = np.geomspace(al.min(), al.max(), 200)

@@ -27,7 +27,9 @@ from torch import nn
 from .data import DATASETS, ImageData, load_dataset
 from .models import MLP, VARIANTS, VIT_PRESETS, ViT, macs_per_example, param_count, param_groups, penultimate_matrix
 
-__all__ = ["TrainConfig", "TrainResult", "train", "build_model", "peak_memory_mb"]
+__all__ = ["TrainConfig", "TrainResult", "train", "build_model", "peak_memory_mb", "CLASSES"]
+
+CLASSES = 10  # d_y of every dataset here (Fashion-MNIST, MNIST, CIFAR-10)
 
 
 @dataclass(frozen=True)
@@ -84,18 +86,23 @@ class TrainConfig:
             v = getattr(self, name)
             if not (isinstance(v, numbers.Real) and v > 0 and np.isfinite(v)):
                 raise ValueError(f"{name} must be in (0, inf), got {v!r}")
-        if self.rank_hat is not None and self.rank_hat < 10:  # every dataset here has d_y = 10 classes
-            raise ValueError(f"rank_hat must be >= d_y = 10 (the number of classes), got {self.rank_hat}")
-        rh = self.rank_hat if self.rank_hat is not None else 40  # the default 4·d_y
+        if self.rank_hat is not None and self.rank_hat < CLASSES:
+            raise ValueError(f"rank_hat must be >= d_y = {CLASSES} (the number of classes), got {self.rank_hat}")
+        rh = self.resolved_rank_hat
         top = self.width if self.arch != "vit" else min(VIT_PRESETS[self.vit_preset]["dim"],
                                                         VIT_PRESETS[self.vit_preset]["mlp"])
         if self.variant == "cdln" and rh > top:
-            raise ValueError(f"rank_hat must be in [10, {'width' if self.arch != 'vit' else 'min(dim, mlp)'} = {top}], "
+            raise ValueError(f"rank_hat must be in [{CLASSES}, {'width' if self.arch != 'vit' else 'min(dim, mlp)'} = {top}], "
                              f"got {rh}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {self.device!r} is not available on this machine")
         if self.device != "cpu" and not self.device.startswith("cuda"):
             raise ValueError(f"device must be cpu, cuda or cuda:N; got {self.device!r}")
+
+    @property
+    def resolved_rank_hat(self) -> int:
+        """r̂, by default 4·d_y (Table 1); every dataset here has d_y = CLASSES = 10."""
+        return self.rank_hat if self.rank_hat is not None else 4 * CLASSES
 
     @property
     def resolved_optimizer(self) -> str:
@@ -135,8 +142,7 @@ class TrainResult:
 def build_model(cfg: TrainConfig, data: ImageData):
     torch.manual_seed(cfg.seed)  # layer inits draw from the global generator: seeded here, explicitly
     gen = torch.Generator().manual_seed(cfg.seed + 1)
-    r_hat = cfg.rank_hat if cfg.rank_hat is not None else 4 * data.classes
-    kw = dict(variant=cfg.variant, rank_hat=r_hat, eps=cfg.eps, gen=gen)
+    kw = dict(variant=cfg.variant, rank_hat=cfg.resolved_rank_hat, eps=cfg.eps, gen=gen)
     if cfg.arch in ("mlp", "linear"):
         model = MLP(int(np.prod(data.image_shape)), data.classes, width=cfg.width, linear=cfg.arch == "linear", **kw)
     else:
