@@ -16,7 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
-from sim._io import atomic_write_text
+from sim.io import atomic_write_text
 
 __all__ = ["discover", "make_figure", "write_gallery", "figures_command"]
 

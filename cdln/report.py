@@ -29,21 +29,21 @@ class ReportConfig:
     seed: int = 0           # seed of the authors' Gaussian target generator
 
     def __post_init__(self):
-        from theory import _checks
-        _checks.nonneg_int("dim", self.dim, 2)
-        _checks.nonneg_int("rank", self.rank, 1)
+        from theory import checks
+        checks.nonneg_int("dim", self.dim, 2)
+        checks.nonneg_int("rank", self.rank, 1)
         if 2 * self.rank > self.dim:
             raise ValueError(f"rank must be in [1, dim/2 = {self.dim // 2}], got {self.rank}")
-        _checks.nonneg_int("rank_hat", self.rank_hat, 1)
+        checks.nonneg_int("rank_hat", self.rank_hat, 1)
         if not self.rank <= self.rank_hat <= self.dim:
             raise ValueError(f"rank_hat must be in [rank = {self.rank}, dim = {self.dim}], got {self.rank_hat}")
-        _checks.depth(self.depth)
-        _checks.positive("eps", self.eps)
-        _checks.positive("eta", self.eta)
-        _checks.positive("alpha", self.alpha)
-        _checks.open_unit("delta", self.delta)
-        _checks.choice("loss", self.loss, ("sum", "mean"))
-        _checks.nonneg_int("seed", self.seed, 0)
+        checks.depth(self.depth)
+        checks.positive("eps", self.eps)
+        checks.positive("eta", self.eta)
+        checks.positive("alpha", self.alpha)
+        checks.open_unit("delta", self.delta)
+        checks.choice("loss", self.loss, ("sum", "mean"))
+        checks.nonneg_int("seed", self.seed, 0)
 
 
 def build_report(cfg: ReportConfig) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim._io import atomic_write_text
+from sim.io import atomic_write_text
 
 __all__ = ["table1_command", "settings", "load_block_data", "build_rows", "format_markdown"]
 

@@ -5,6 +5,7 @@ A reader can follow a run: ``RunConfig`` (config.py) → ``make_problem`` (probl
 ``run_flow``) → ``run``/``load_run`` (results.py).
 """
 
+from . import io
 from .altmin import run_altmin
 from .config import MODELS, PROBLEMS, RunConfig
 from .flow import run_flow
@@ -20,4 +21,5 @@ __all__ = [
     "gradients", "gd_step", "uses_factored_step", "end_to_end", "run_gd", "Trace", "DivergenceError",
     "run_altmin", "run_flow",
     "Run", "run", "load_run", "execute",
+    "io",
 ]

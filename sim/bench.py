@@ -219,7 +219,7 @@ def write_outputs(res: dict, *, json_path=None, markdown_path=None) -> None:
     """Write the JSON and/or a Markdown page (the table as printed), each atomically."""
     import datetime
 
-    from ._io import atomic_write_text as atomic
+    from .io import atomic_write_text as atomic
 
     if json_path:
         atomic(json_path, to_json(res))

@@ -6,7 +6,8 @@ Kwon et al., "Efficient Compression of Overparameterized Deep Models through
 Low-Dimensional Learning Dynamics" (arXiv 2311.05061v2).
 """
 
-from ._checks import StepSizeWarning
+from . import checks
+from .checks import StepSizeWarning
 from .corollary import InitialErrors, initial_errors
 from .cost import (CostComparison, compare_costs, compressed_widths, gd_step_macs,
                    gd_step_memory_bytes, param_count, wide_widths)
@@ -36,6 +37,8 @@ __all__ = [
     "gd_step_macs", "gd_step_memory_bytes", "wide_widths", "compressed_widths",
     # targets, symbolic
     "authors_target", "Target", "symbolic",
+    # argument validation (shared with sim and cdln)
+    "checks",
 ]
 
 

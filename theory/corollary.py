@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _checks
+from . import checks
 
 __all__ = ["InitialErrors", "initial_errors"]
 
@@ -63,17 +63,17 @@ def initial_errors(sigma_star, *, shape, rank_hat: int, depth: int, eps: float,
     >>> round(e.worst_case_gap, 12)   # (k - r̂) eps^(2L) = 1e-4
     0.0001
     """
-    L = _checks.depth(depth)
-    sig = np.sort(_checks.sigma_star(sigma_star))[::-1]
-    n1, n2 = _checks.shape(shape)
+    L = checks.depth(depth)
+    sig = np.sort(checks.sigma_star(sigma_star))[::-1]
+    n1, n2 = checks.shape(shape)
     k = min(n1, n2)
     if sig.ndim != 1 or sig.size > k:
         raise ValueError(f"sigma_star must be 1-D with at most min(shape) = {k} values, got shape {sig.shape}")
-    rh = _checks.nonneg_int("rank_hat", rank_hat, 1)
+    rh = checks.nonneg_int("rank_hat", rank_hat, 1)
     if rh > k:
         raise ValueError(f"rank_hat must be in [1, min(shape) = {k}], got {rh}")
-    e = float(_checks.positive("eps", eps))
-    _checks.choice("scaling", scaling, ("proof", "eq3"))
+    e = float(checks.positive("eps", eps))
+    checks.choice("scaling", scaling, ("proof", "eq3"))
     s0 = e**L if scaling == "proof" else e ** (L / 2)
     c0 = e**L
     fro2 = float(np.sum(sig**2))
@@ -88,7 +88,7 @@ def initial_errors(sigma_star, *, shape, rank_hat: int, depth: int, eps: float,
     worst = base - 2 * ((s0 - c0) * nuc + c0 * tail)
     wide = gap = None
     if overlap is not None:
-        om = _checks.finite_float("overlap", overlap)
+        om = checks.finite_float("overlap", overlap)
         wide = k * s0**2 + fro2 - 2 * s0 * om
         gap = base - 2 * (s0 * om - c0 * top)
     return InitialErrors(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import _checks
+from . import checks
 
 __all__ = ["wide_widths", "compressed_widths", "param_count", "gd_step_macs",
            "gd_step_memory_bytes", "CostComparison", "compare_costs"]
@@ -27,17 +27,17 @@ __all__ = ["wide_widths", "compressed_widths", "param_count", "gd_step_macs",
 
 def wide_widths(shape, depth: int, width: int | None = None) -> tuple[int, ...]:
     """Widths (n2, w, …, w, n1) of the wide DLN; default hidden width w = max(n1, n2)."""
-    L = _checks.depth(depth)
-    n1, n2 = _checks.shape(shape)
-    w = max(n1, n2) if width is None else _checks.nonneg_int("width", width, 1)
+    L = checks.depth(depth)
+    n1, n2 = checks.shape(shape)
+    w = max(n1, n2) if width is None else checks.nonneg_int("width", width, 1)
     return (n2,) + (w,) * (L - 1) + (n1,)
 
 
 def compressed_widths(shape, depth: int, rank_hat: int) -> tuple[int, ...]:
     """Widths (n2, r̂, …, r̂, n1) of the compressed DLN (Algorithm 1)."""
-    L = _checks.depth(depth)
-    n1, n2 = _checks.shape(shape)
-    rh = _checks.nonneg_int("rank_hat", rank_hat, 1)
+    L = checks.depth(depth)
+    n1, n2 = checks.shape(shape)
+    rh = checks.nonneg_int("rank_hat", rank_hat, 1)
     return (n2,) + (rh,) * (L - 1) + (n1,)
 
 
@@ -45,7 +45,7 @@ def _widths(widths) -> tuple[int, ...]:
     ws = tuple(widths)
     if len(ws) < 3:
         raise ValueError(f"widths must list d_0..d_L with L >= 2 (at least 3 entries), got {ws!r}")
-    return tuple(_checks.nonneg_int(f"widths[{i}]", w, 1) for i, w in enumerate(ws))
+    return tuple(checks.nonneg_int(f"widths[{i}]", w, 1) for i, w in enumerate(ws))
 
 
 def param_count(widths) -> int:
@@ -92,7 +92,7 @@ def gd_step_memory_bytes(widths, dtype_bytes: int = 8) -> int:
     target (2 d_L d_0), and two alternating suffix buffers (2 max_l d_l d_0).
     """
     ws = _widths(widths)
-    b = _checks.nonneg_int("dtype_bytes", dtype_bytes, 1)
+    b = checks.nonneg_int("dtype_bytes", dtype_bytes, 1)
     L = len(ws) - 1
     n = (2 * param_count(ws) + sum(ws[l] * ws[0] for l in range(1, L)) + 2 * ws[L] * ws[0]
          + 2 * max(ws[l] * ws[0] for l in range(1, L + 1)))

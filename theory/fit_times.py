@@ -16,7 +16,7 @@ from scipy.integrate import quad
 from scipy.optimize import brentq
 from scipy.special import hyp2f1
 
-from . import _checks
+from . import checks
 from .flow import _F, flow_time
 
 __all__ = ["fit_time", "fit_time_asymptotic", "escape_constant", "incremental_schedule", "IncrementalSchedule"]
@@ -50,11 +50,11 @@ def fit_time(sigma_star, *, depth: int, eps, delta: float = 0.01, alpha: float =
     >>> round(fit_time(1.0, depth=2, eps=0.1, delta=0.5), 10)   # ln(0.5·0.99/(0.01·0.5))/2 = ln(99)/2
     2.2975599251
     """
-    L = _checks.depth(depth)
-    s = _checks.positive("sigma_star", sigma_star)
-    e = float(_checks.positive("eps", eps))
-    d = _checks.open_unit("delta", delta)
-    a = float(_checks.positive("alpha", alpha))
+    L = checks.depth(depth)
+    s = checks.positive("sigma_star", sigma_star)
+    e = float(checks.positive("eps", eps))
+    d = checks.open_unit("delta", delta)
+    a = float(checks.positive("alpha", alpha))
     p0, p1 = e**L, (1.0 - d) * s
     done = p0 >= p1
     if a == 1.0 or L == 2:
@@ -96,8 +96,8 @@ def escape_constant(depth: int, alpha: float = 1.0) -> float:
     >>> escape_constant(3) == 1.0
     True
     """
-    L = _checks.depth(depth)
-    a = float(_checks.positive("alpha", alpha))
+    L = checks.depth(depth)
+    a = float(checks.positive("alpha", alpha))
     if L == 2:
         raise ValueError("depth must be >= 3 for the escape constant (L = 2 escapes logarithmically), got 2")
     return float(hyp2f1(1.0, (L - 2) / 2.0, L / 2.0, 1.0 - 1.0 / a) / (a * (L - 2)))
@@ -121,11 +121,11 @@ def fit_time_asymptotic(sigma_star, *, depth: int, eps, delta: float = 0.01, alp
     Args:
         order: 0 for the term that diverges as ε → 0 only, 1 to add the ε-independent term.
     """
-    L = _checks.depth(depth)
-    s = _checks.positive("sigma_star", sigma_star)
-    e = float(_checks.positive("eps", eps))
-    d = _checks.open_unit("delta", delta)
-    a = float(_checks.positive("alpha", alpha))
+    L = checks.depth(depth)
+    s = checks.positive("sigma_star", sigma_star)
+    e = float(checks.positive("eps", eps))
+    d = checks.open_unit("delta", delta)
+    a = float(checks.positive("alpha", alpha))
     if order not in (0, 1):
         raise ValueError(f"order must be 0 or 1, got {order!r}")
     if L == 2:
@@ -159,10 +159,10 @@ def incremental_schedule(sigma_star, *, depth: int, eps, delta: float = 0.01, al
     a step size η the predicted GD step counts are :math:`\lceil t_i/\eta\rceil` (the flow
     limit; :func:`theory.fit_steps` gives the exact discrete count).
     """
-    s = _checks.sigma_star(sigma_star)
+    s = checks.sigma_star(sigma_star)
     t = np.atleast_1d(fit_time(s, depth=depth, eps=eps, delta=delta, alpha=alpha))
     order = np.argsort(t, kind="stable")
     steps = None
     if eta is not None:
-        steps = np.ceil(t / float(_checks.positive("eta", eta))).astype(np.int64)
+        steps = np.ceil(t / float(checks.positive("eta", eta))).astype(np.int64)
     return IncrementalSchedule(order=order, times=t, steps=steps)

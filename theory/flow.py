@@ -23,7 +23,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.special import digamma, expit, hyp2f1
 
-from . import _checks
+from . import checks
 
 __all__ = [
     "flow_spectrum",
@@ -93,7 +93,7 @@ def flow_time(sigma, p_from, p_to, *, depth: int, q_to=None):
         depth: L >= 2.
         q_to: optionally :math:`1-p_1/\sigma` given directly (keeps precision near σ).
     """
-    L = _checks.depth(depth)
+    L = checks.depth(depth)
     s = np.asarray(sigma, dtype=float)
     p0 = np.asarray(p_from, dtype=float)
     p1 = np.asarray(p_to, dtype=float)
@@ -115,7 +115,7 @@ def beta_flow(p0, times, *, depth: int, alpha: float = 1.0):
     :math:`\beta(t)=\big(\beta_0^{-(2L-2)}+(2L-2)t\big)^{-1/(2L-2)}`, and p = β^L. For L = 2
     with outer step α the time is rescaled, t → αt. (For L >= 3 and α ≠ 1 use the ODE.)
     """
-    L = _checks.depth(depth)
+    L = checks.depth(depth)
     t = np.asarray(times, dtype=float)
     lam0 = np.asarray(p0, dtype=float) ** (1.0 / L)
     if L == 2:
@@ -138,7 +138,7 @@ def aligned_mode_flow(sigma, p0, times, *, depth: int):
     Returns:
         (n, R) array.
     """
-    L = _checks.depth(depth)
+    L = checks.depth(depth)
     t = _times(times)
     s = np.atleast_1d(np.asarray(sigma, dtype=float))
     p0 = np.broadcast_to(np.asarray(p0, dtype=float), s.shape)
@@ -225,14 +225,14 @@ def flow_spectrum(
     Returns:
         (n, rank_hat) array.
     """
-    L = _checks.depth(depth)
-    sig = _checks.sigma_star(sigma_star)
+    L = checks.depth(depth)
+    sig = checks.sigma_star(sigma_star)
     if sig.ndim != 1:
         raise ValueError(f"sigma_star must be 1-D here, got shape {sig.shape}")
-    e0 = float(_checks.positive("eps", eps))
-    al = float(_checks.positive("alpha", alpha))
-    R = _checks.rank_hat(rank_hat, sig.size)
-    _checks.choice("method", method, ("auto", "ode"))
+    e0 = float(checks.positive("eps", eps))
+    al = float(checks.positive("alpha", alpha))
+    R = checks.rank_hat(rank_hat, sig.size)
+    checks.choice("method", method, ("auto", "ode"))
     t = _times(times)
     sig = np.concatenate([sig, np.zeros(R - sig.size)])
     p0 = e0**L
@@ -264,11 +264,11 @@ def wide_flow_spectrum(
     Returns:
         (n, dim) array.
     """
-    L = _checks.depth(depth)
-    sig = _checks.sigma_star(sigma_star)
-    e0 = float(_checks.positive("eps", eps))
-    d = _checks.rank_hat(dim, sig.size)
-    _checks.choice("init", init, ("proof", "eq3"))
+    L = checks.depth(depth)
+    sig = checks.sigma_star(sigma_star)
+    e0 = float(checks.positive("eps", eps))
+    d = checks.rank_hat(dim, sig.size)
+    checks.choice("init", init, ("proof", "eq3"))
     p0 = e0**L if init == "proof" else e0 ** (L / 2)
     sig = np.concatenate([sig, np.zeros(d - sig.size)])
     return aligned_mode_flow(sig, p0, times, depth=L)
@@ -303,7 +303,7 @@ def balance_invariants(weights, step_scales=None):
     Ws = [np.asarray(W, dtype=float) for W in weights]
     if len(Ws) < 2:
         raise ValueError(f"weights must hold at least 2 layers, got {len(Ws)}")
-    sc = np.ones(len(Ws)) if step_scales is None else _checks.positive("step_scales", step_scales)
+    sc = np.ones(len(Ws)) if step_scales is None else checks.positive("step_scales", step_scales)
     if sc.shape != (len(Ws),):
         raise ValueError(f"step_scales must have one entry per layer ({len(Ws)}), got shape {sc.shape}")
     return [Ws[i + 1].T @ Ws[i + 1] / sc[i + 1] - Ws[i] @ Ws[i].T / sc[i] for i in range(len(Ws) - 1)]

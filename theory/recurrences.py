@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _checks
+from . import checks
 from .stability import critical_step_size
 
 __all__ = ["compressed_spectrum", "mode_step", "fit_steps"]
@@ -97,15 +97,15 @@ def compressed_spectrum(
     array([[0.25      ],
            [0.28890625]])
     """
-    L = _checks.depth(depth)
-    sig = _checks.sigma_star(sigma_star)
-    e0 = _checks.positive("eps", eps)
-    et = _checks.positive("eta", eta)
-    al = _checks.positive("alpha", alpha)
-    T = _checks.nonneg_int("steps", steps)
-    k = _checks.nonneg_int("every", every, 1)
-    R = _checks.rank_hat(rank_hat, sig.shape[-1])
-    _checks.choice("form", form, ("gd", "paper"))
+    L = checks.depth(depth)
+    sig = checks.sigma_star(sigma_star)
+    e0 = checks.positive("eps", eps)
+    et = checks.positive("eta", eta)
+    al = checks.positive("alpha", alpha)
+    T = checks.nonneg_int("steps", steps)
+    k = checks.nonneg_int("every", every, 1)
+    R = checks.rank_hat(rank_hat, sig.shape[-1])
+    checks.choice("form", form, ("gd", "paper"))
 
     batch = np.broadcast_shapes(sig.shape[:-1], e0.shape, et.shape, al.shape)
     if R > sig.shape[-1]:
@@ -117,7 +117,7 @@ def compressed_spectrum(
 
     if form == "paper":
         al = np.ones_like(al)
-    _checks.warn_if_unstable(
+    checks.warn_if_unstable(
         et, critical_step_size(np.max(sig, axis=-1, keepdims=True), depth=L, alpha=al, eps=e0), what="eta"
     )
     if L == 2:  # both layers are outer: Eq. (13) with step alpha * eta is exact
@@ -169,14 +169,14 @@ def fit_steps(
     >>> int(fit_steps([1.0], depth=2, eps=0.5, eta=0.1)[0])
     27
     """
-    L = _checks.depth(depth)
-    sig = _checks.sigma_star(sigma_star)
-    d = _checks.open_unit("delta", delta)
-    e0 = float(_checks.positive("eps", eps))
-    et = float(_checks.positive("eta", eta))
-    al = float(_checks.positive("alpha", alpha))
-    n = _checks.nonneg_int("max_steps", max_steps, 1)
-    _checks.warn_if_unstable(et, critical_step_size(sig.max(), depth=L, alpha=al, eps=e0), what="eta")
+    L = checks.depth(depth)
+    sig = checks.sigma_star(sigma_star)
+    d = checks.open_unit("delta", delta)
+    e0 = float(checks.positive("eps", eps))
+    et = float(checks.positive("eta", eta))
+    al = float(checks.positive("alpha", alpha))
+    n = checks.nonneg_int("max_steps", max_steps, 1)
+    checks.warn_if_unstable(et, critical_step_size(sig.max(), depth=L, alpha=al, eps=e0), what="eta")
     target = (1.0 - d) * sig
     a = np.full(sig.shape, e0)
     b = a.copy()

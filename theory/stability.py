@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
-from . import _checks
+from . import checks
 
 __all__ = [
     "critical_step_size",
@@ -79,10 +79,10 @@ def critical_step_size(sigma_max, *, depth: int, alpha: float = 1.0, eps: float 
     >>> round(critical_step_size(8.0, depth=3), 12)  # 2 / (3 * 8**(4/3)) = 2/48
     0.041666666667
     """
-    L = _checks.depth(depth)
-    s = _checks.positive("sigma_max", sigma_max)
-    a = _checks.positive("alpha", alpha)
-    e = _checks.positive("eps", eps, allow_zero=True)
+    L = checks.depth(depth)
+    s = checks.positive("sigma_max", sigma_max)
+    a = checks.positive("alpha", alpha)
+    e = checks.positive("eps", eps, allow_zero=True)
     s, a, e = np.broadcast_arrays(s, a, e)
     out = 2.0 / (L * a ** (2.0 / L) * s ** (2.0 - 2.0 / L))
     if L > 2:
@@ -111,17 +111,17 @@ def normaliser(
     >>> normaliser("factorization", (100, 100))
     10000
     """
-    _checks.choice("problem", problem, PROBLEMS)
-    n1, n2 = _checks.shape(shape)
+    checks.choice("problem", problem, PROBLEMS)
+    n1, n2 = checks.shape(shape)
     if problem == "factorization":
         return n1 * n2
     if problem == "completion":
         if n_observed is None:
             raise ValueError("n_observed must be given for problem='completion', got None")
-        return _checks.nonneg_int("n_observed", n_observed, 1)
+        return checks.nonneg_int("n_observed", n_observed, 1)
     if n_measurements is None:
         raise ValueError("n_measurements must be given for problem='sensing', got None")
-    return _checks.nonneg_int("n_measurements", n_measurements, 1)
+    return checks.nonneg_int("n_measurements", n_measurements, 1)
 
 
 def convert_step_size(eta, n: int, *, frm: str, to: str):
@@ -133,10 +133,10 @@ def convert_step_size(eta, n: int, *, frm: str, to: str):
     >>> convert_step_size(10.0, 10000, frm="mean", to="sum")
     0.001
     """
-    _checks.choice("frm", frm, ("sum", "mean"))
-    _checks.choice("to", to, ("sum", "mean"))
-    e = _checks.positive("eta", eta)
-    n = _checks.nonneg_int("n", n, 1)
+    checks.choice("frm", frm, ("sum", "mean"))
+    checks.choice("to", to, ("sum", "mean"))
+    e = checks.positive("eta", eta)
+    n = checks.nonneg_int("n", n, 1)
     if frm == to:
         out = e
     elif frm == "mean":
@@ -161,15 +161,15 @@ def curvature_scale(
     :math:`\mathcal N(0,s^2)` entries: κ = m s² (exact in expectation; RIP). Default
     s = 1/√m (an isometry in expectation).
     """
-    _checks.choice("problem", problem, PROBLEMS)
-    n1, n2 = _checks.shape(shape)
+    checks.choice("problem", problem, PROBLEMS)
+    n1, n2 = checks.shape(shape)
     if problem == "factorization":
         return 1.0
     if problem == "completion":
         n_obs = normaliser("completion", shape, n_observed=n_observed)
         return n_obs / (n1 * n2)
     m = normaliser("sensing", shape, n_measurements=n_measurements)
-    s = 1.0 / np.sqrt(m) if sensing_std is None else float(_checks.positive("sensing_std", sensing_std))
+    s = 1.0 / np.sqrt(m) if sensing_std is None else float(checks.positive("sensing_std", sensing_std))
     return m * s * s
 
 
@@ -192,7 +192,7 @@ def problem_critical_step_size(
     Exact for factorization; for completion and sensing the curvature κ holds in
     expectation (incoherence / RIP), so the threshold is a prediction to be checked.
     """
-    _checks.choice("loss", loss, ("sum", "mean"))
+    checks.choice("loss", loss, ("sum", "mean"))
     if shape is None:
         raise ValueError("shape must be given as (n1, n2) or an int, got None")
     kappa = curvature_scale(

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import sympy as sp
 
-from . import _checks
+from . import checks
 
 __all__ = [
     "symbols",
@@ -43,7 +43,7 @@ def symbols() -> dict[str, sp.Symbol]:
 @lru_cache(maxsize=None)
 def mode_loss(depth: int):
     r"""Scalar mode loss :math:`\tfrac12(\prod_l x_l-\sigma)^2` and its layer symbols."""
-    L = _checks.depth(depth)
+    L = checks.depth(depth)
     xs = sp.symbols(f"x1:{L + 1}", real=True)
     return sp.Rational(1, 2) * (sp.prod(xs) - sigma) ** 2, xs
 
@@ -63,7 +63,7 @@ def recurrence(depth: int):
     layers move with η and stay equal (= b). Returns ``(a_next, b_next)`` in a, b, σ, η, α;
     for L = 2 ``b_next`` is ``b`` (no inner layer).
     """
-    L = _checks.depth(depth)
+    L = checks.depth(depth)
     grads = mode_gradient(L)
     _, xs = mode_loss(L)
     sub = {xs[0]: a, xs[-1]: a, **{xl: b for xl in xs[1:-1]}}
@@ -74,7 +74,7 @@ def recurrence(depth: int):
 
 def paper_recurrence(depth: int):
     r"""Eq. (13) as printed: :math:`\lambda(1-\eta(\lambda^L-\sigma)\lambda^{L-2})` (for comparison)."""
-    L = _checks.depth(depth)
+    L = checks.depth(depth)
     return lam * (1 - eta * (lam**L - sigma) * lam ** (L - 2))
 
 
@@ -86,7 +86,7 @@ def recurrence_matches_paper(depth: int) -> dict[str, bool]:
     Eq. (13) exactly; with general α they do not (for L >= 3), which is why
     :func:`theory.compressed_spectrum` follows the two-variable recurrence.
     """
-    L = _checks.depth(depth)
+    L = checks.depth(depth)
     a_next, b_next = recurrence(L)
     paper = paper_recurrence(L)
     bal = {a: lam, b: lam}
@@ -107,7 +107,7 @@ def end_to_end_ode(depth: int):
 
     The result simplifies to Proposition 1's aligned ODE :math:`-L p^{2-2/L}(p-\sigma)`.
     """
-    L = _checks.depth(depth)
+    L = checks.depth(depth)
     grads = mode_gradient(L)
     _, xs = mode_loss(L)
     lam_dot = -grads[0].subs({xl: lam for xl in xs})
@@ -119,7 +119,7 @@ def end_to_end_ode(depth: int):
 def beta_solution(depth: int):
     r"""Solve the β-mode flow :math:`\dot\beta=-\partial\ell/\partial x|_{\sigma=0}=-\beta^{2L-1}`,
     β(0) = ε, with ``sympy.dsolve``; returns β(t) (the positive branch)."""
-    L = _checks.depth(depth)
+    L = checks.depth(depth)
     f = sp.Function("beta")
     grads = mode_gradient(L)
     _, xs = mode_loss(L)
@@ -152,7 +152,7 @@ def implicit_time(depth: int):
     sympy integrates the rational function in x (logs and arctangents). Returns G(x) with
     :math:`t(x_0\to x_1)=\sigma^{2/L-2}(G(x_1)-G(x_0))`, for 0 < x < 1.
     """
-    L = _checks.depth(depth)
+    L = checks.depth(depth)
     xx = sp.Symbol("x", positive=True)
     G = sp.integrate(1 / (xx ** (L - 1) * (1 - xx**L)), xx)
     # sympy writes log(x - 1); on 0 < x < 1 the real antiderivative is log|x - 1|.
@@ -163,7 +163,7 @@ def implicit_time(depth: int):
 @lru_cache(maxsize=None)
 def invariant_rate(depth: int):
     r""":math:`\tfrac{d}{dt}(a^2-\alpha b^2)` under the α-preconditioned flow; simplifies to 0."""
-    L = _checks.depth(depth)
+    L = checks.depth(depth)
     if L == 2:
         return sp.Integer(0)
     a_next, b_next = recurrence(L)
@@ -181,7 +181,7 @@ def critical_step_size(depth: int):
     :math:`1-\operatorname{tr}(DH)`; instability when it drops below −1. Evaluated at the
     ε → 0 minimum :math:`a^2=\alpha b^2`, :math:`a^2b^{L-2}=\sigma`.
     """
-    L = _checks.depth(depth)
+    L = checks.depth(depth)
     loss, xs = mode_loss(L)
     H = sp.hessian(loss, xs)
     D = sp.diag(*[alpha if i in (0, L - 1) else 1 for i in range(L)])

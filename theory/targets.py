@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _checks
+from . import checks
 
 __all__ = ["Target", "authors_target"]
 
@@ -39,12 +39,12 @@ def authors_target(dim, rank: int, seed: int) -> Target:
     >>> t.sigma.shape, bool(np.all(np.diff(t.sigma) < 0))
     ((10,), True)
     """
-    n1, n2 = _checks.shape(dim)
+    n1, n2 = checks.shape(dim)
     k = min(n1, n2)
-    r = _checks.nonneg_int("rank", rank, 1)
+    r = checks.nonneg_int("rank", rank, 1)
     if 2 * r > k:
         raise ValueError(f"rank must be in [1, min(dim)/2 = {k // 2}], got {r}")
-    s = _checks.nonneg_int("seed", seed, 0)
+    s = checks.nonneg_int("seed", seed, 0)
     G = np.random.default_rng(s).standard_normal((n1, n2))
     U, S, Vt = np.linalg.svd(G, full_matrices=False)
     idx = np.array([(i * k) // (2 * r) for i in range(r)])

@@ -14,7 +14,7 @@ import datetime
 import json
 from pathlib import Path
 
-from sim._io import atomic_write_text
+from sim.io import atomic_write_text
 from verify.claims import CLAIMS
 
 

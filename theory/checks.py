@@ -1,4 +1,6 @@
-"""Argument validation shared by every public theory function.
+"""Argument validation shared by every public theory function (and by ``cdln``'s report config).
+
+Public: ``sim`` and ``cdln`` validate with the same helpers, so one message format holds everywhere.
 
 Every check raises :class:`ValueError` *before any work starts*, and the message names the
 argument, the value it received and the valid range, e.g.
@@ -13,7 +15,8 @@ import warnings
 
 import numpy as np
 
-__all__ = ["StepSizeWarning"]
+__all__ = ["StepSizeWarning", "depth", "nonneg_int", "positive", "open_unit", "sigma_star", "rank_hat",
+           "choice", "warn_if_unstable", "finite_float", "shape"]
 
 
 class StepSizeWarning(RuntimeWarning):
