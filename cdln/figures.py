@@ -103,8 +103,6 @@ def figures_command(args, parser) -> int:
     if unknown:
         parser.exit(2, f"cdln figures: error: unknown figure {unknown[0]!r}; valid: {', '.join(scripts)}\n")
     names = args.names or list(scripts)
-    if str(Path.cwd()) not in sys.path:  # the new figures reuse verify/ (a test suite, not an installed package)
-        sys.path.insert(0, str(Path.cwd()))
     failed = []
     t0 = time.perf_counter()
     for n in names:

@@ -28,7 +28,8 @@ import sim  # noqa: E402
 from sim.io import atomic_write_text  # noqa: E402
 
 __all__ = ["COLORS", "LABELS", "Context", "plt", "mean_metric", "error_panels", "sv_panel", "align_panel", "fit_steps",
-           "SYNTH_FULL", "SYNTH_FAST", "subset", "target_sigma", "incremental_figure", "comparison_figure"]
+           "SYNTH_FULL", "SYNTH_FAST", "subset", "target_sigma", "incremental_figure", "comparison_figure",
+           "PENULTIMATE_FULL", "PENULTIMATE_FAST", "penultimate_runs"]
 
 #: the same colour for each network in every figure
 COLORS = {"wide": "#1f4e9c", "compressed": "#d1495b", "altmin": "#2a9d55", "theory": "#222222",
@@ -184,6 +185,26 @@ def fit_steps(run: sim.Run, sigma, delta: float = 0.01, seed_index: int = 0) -> 
 SYNTH_FULL = dict(d=100, rank=10, rank_hat=20, depth=3, eps=1e-3, eta=10.0, loss="mean", alpha=5.0,
                   steps=150_000, log_every=500, seeds=1)
 SYNTH_FAST = dict(SYNTH_FULL, eps=1e-2, steps=15_000, log_every=100)
+
+
+#: Figs. 1 and 20 share two tracked MNIST runs (Appendix A.4: four 256-wide layers, SGD lr 0.01, batch 128)
+PENULTIMATE_FULL = dict(dataset="mnist", width=256, lr=0.01, batch_size=128, epochs=20, n_train=None, n_test=None)
+PENULTIMATE_FAST = dict(PENULTIMATE_FULL, epochs=3, n_train=10000, n_test=2000)
+
+
+def penultimate_runs(ctx: Context) -> dict:
+    """The DLN (``linear``) and MLP runs with the penultimate weight tracked, that Figs. 1 and 20 share
+    (through the run cache: the second figure only reads them)."""
+    from sim.nonlinear import TrainConfig, load_dataset, train_cached
+
+    s = ctx.settings
+    d = load_dataset(s["dataset"])
+    out = {}
+    for arch in ("linear", "mlp"):
+        cfg = TrainConfig(dataset=s["dataset"], arch=arch, width=s["width"], lr=s["lr"], batch_size=s["batch_size"],
+                          epochs=s["epochs"], n_train=s["n_train"], n_test=s["n_test"], track_penultimate=True)
+        out[arch] = train_cached(cfg, ctx.runs_root, data=d)[0]
+    return out
 
 
 def subset(settings: dict, *keys, **override) -> dict:

@@ -6,6 +6,7 @@ A reader can follow a run: ``RunConfig`` (config.py) → ``make_problem`` (probl
 """
 
 from . import io
+from . import instances
 from .altmin import run_altmin
 from .config import MODELS, PROBLEMS, RunConfig
 from .flow import run_flow
@@ -21,5 +22,5 @@ __all__ = [
     "gradients", "gd_step", "uses_factored_step", "end_to_end", "run_gd", "Trace", "DivergenceError",
     "run_altmin", "run_flow",
     "Run", "run", "load_run", "execute",
-    "io",
+    "io", "instances",
 ]

@@ -1,5 +1,6 @@
-"""The authors' target generator, the `cdln theory` command, doctests and the layer contract."""
+"""The authors' target generator, the `cdln theory` command, doctests and the layer contracts."""
 
+import ast
 import doctest
 import importlib
 import json
@@ -61,11 +62,94 @@ def test_theory_doctests():
 
 
 def test_import_layers_contract():
-    """`theory ← sim ← cdln`, and theory never imports torch (import-linter, pyproject.toml)."""
+    """`theory ← sim ← verify ← cdln`, sim/theory never import verify/cdln, no private module used across
+    packages, and theory never imports torch (import-linter, pyproject.toml)."""
     exe = Path(sys.executable).parent / "lint-imports"
     r = subprocess.run([str(exe), "--no-cache"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
+    # every contract ran over all four packages (a package dropped from root_packages would pass silently)
+    assert "Contracts: 4 kept, 0 broken." in r.stdout, r.stdout
+    assert "cdln -> verify -> sim -> theory KEPT" in r.stdout, r.stdout
     code = "import theory, sys; theory.compressed_spectrum([1.0], depth=3, eps=0.1, eta=0.1, steps=2); print('torch' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------------ the figure scripts' imports
+#: what a figure script may import from this repository: theory and sim (public modules), the shared
+#: plotting helpers, and Table 1's settings (fig21 plots Table 1's runs through the cache)
+FIGURE_FIRST_PARTY = {"theory", "sim", "cdln.plotting", "cdln.table1"}
+FIGURE_THIRD_PARTY = {"numpy", "scipy", "matplotlib", "torch", "pandas"}
+#: ways to load another script by path, or to import around the checker
+FIGURE_LOADERS = {"spec_from_file_location", "module_from_spec", "SourceFileLoader", "run_path", "__import__",
+                  "import_module", "exec", "execfile"}
+
+
+def figure_import_problems(source: str) -> list[str]:
+    """What a figure script imports that it should not (empty when its imports keep the layering)."""
+    bad = []
+
+    def module(name: str, lineno: int):
+        top = name.split(".")[0]
+        if top in ("verify", "tests", "docs"):
+            bad.append(f"l.{lineno}: imports {name} (figures use theory, sim and cdln.plotting, never verify)")
+        elif top in ("theory", "sim", "cdln"):
+            if any(part.startswith("_") for part in name.split(".")[1:]):
+                bad.append(f"l.{lineno}: imports the private module {name}")
+            elif top == "cdln" and not any(name == m or name.startswith(m + ".") for m in FIGURE_FIRST_PARTY):
+                bad.append(f"l.{lineno}: imports {name} (of cdln only plotting and table1's settings)")
+        elif top in ("importlib", "runpy", "imp"):
+            bad.append(f"l.{lineno}: imports {name} (a figure never loads another script)")
+        elif top not in FIGURE_THIRD_PARTY and top not in sys.stdlib_module_names:
+            bad.append(f"l.{lineno}: imports {name} (not a dependency of the figures)")
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                module(a.name, node.lineno)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                bad.append(f"l.{node.lineno}: relative import (scripts are loaded by path)")
+                continue
+            module(node.module, node.lineno)
+            if node.module.split(".")[0] in ("theory", "sim", "cdln"):
+                for a in node.names:
+                    if a.name.startswith("_"):
+                        bad.append(f"l.{node.lineno}: imports the private name {node.module}.{a.name}")
+                    elif node.module in ("theory", "sim") and a.name not in ("*",):
+                        pkg = importlib.import_module(node.module)
+                        if a.name not in pkg.__all__:
+                            bad.append(f"l.{node.lineno}: {node.module}.{a.name} is not in {node.module}.__all__")
+        elif isinstance(node, ast.Name) and node.id in FIGURE_LOADERS:
+            bad.append(f"l.{node.lineno}: uses {node.id} (a figure never loads another script)")
+        elif isinstance(node, ast.Attribute) and node.attr in FIGURE_LOADERS:
+            bad.append(f"l.{node.lineno}: uses .{node.attr} (a figure never loads another script)")
+    return bad
+
+
+def test_figure_scripts_import_only_theory_sim_and_the_plotting_helpers():
+    scripts = sorted((ROOT / "docs" / "figures").glob("*.py"))
+    assert len(scripts) >= 25  # every figure of the paper and the new ones
+    problems = {p.name: figure_import_problems(p.read_text()) for p in scripts}
+    assert not {k: v for k, v in problems.items() if v}
+
+
+@pytest.mark.parametrize("source,needle", [
+    ("from verify.corollary import instance", "never verify"),
+    ("import verify.report", "never verify"),
+    ("from sim._io import x", "private module sim._io"),
+    ("from theory import _checks", "private name theory._checks"),
+    ("from cdln.cli import main", "of cdln only plotting"),
+    ("import importlib.util", "never loads another script"),
+    ("m = importlib.util.spec_from_file_location('f', 'fig1.py')", "spec_from_file_location"),
+    ("exec(open('fig1.py').read())", "uses exec"),
+    ("from .fig1 import runs", "relative import"),
+    ("import requests", "not a dependency"),
+    ("from sim import not_exported", "not in sim.__all__"),
+])
+def test_the_figure_import_check_catches_each_kind_of_violation(source, needle):
+    found = figure_import_problems(source)
+    assert any(needle in f for f in found), found
+    assert figure_import_problems("import numpy as np\nimport theory\nfrom sim.instances import setup\n"
+                                  "from cdln.plotting import plt\n") == []

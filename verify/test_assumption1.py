@@ -6,7 +6,7 @@ import torch
 
 import sim
 import theory
-from verify.harness import setup
+from sim.instances import setup
 
 CLAIM = "assumption1"
 SIG = np.array([3.0, 2.0, 1.0])

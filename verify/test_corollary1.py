@@ -5,7 +5,7 @@ import pytest
 from hypothesis import example, given, target
 from hypothesis import strategies as st
 
-from verify._corollary import instance, pin
+from verify.corollary import instance, pin
 from verify.strategies import depths, epsilons, seeds, spectra
 from verify.tolerance import ulps
 

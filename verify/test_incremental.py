@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import sim
 import theory
-from verify.harness import setup
+from sim.instances import setup
 from verify.strategies import seeds, spectra
 
 CLAIM = "incremental"

@@ -6,7 +6,7 @@ import torch
 
 import sim
 import theory
-from verify.harness import setup
+from sim.instances import setup
 
 CLAIM = "ode-vs-gd"
 

@@ -8,7 +8,7 @@ import torch
 
 import sim
 import theory
-from verify.harness import setup
+from sim.instances import setup
 
 CLAIM = "step-size"
 SIG = np.array([1.0, 0.4])  # σ_max = 1; the second mode keeps the instance non-trivial

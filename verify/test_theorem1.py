@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import sim
 import theory
-from verify.harness import setup
+from sim.instances import setup
 from verify.strategies import depths, epsilons, spectra, step_fractions
 from verify.tolerance import ulps
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import example, given, target
 from hypothesis import strategies as st
 
-from verify.harness import lists
+from sim.instances import lists
 from verify.strategies import alphas, depths, epsilons, spectra, step_fractions
 from verify.test_theorem1 import ROUNDING_ULPS, deviation
 

@@ -6,7 +6,7 @@ from hypothesis import example, given, target
 from hypothesis import strategies as st
 
 import theory
-from verify.harness import flow_sq_errors, lists, setup, weights_lists
+from sim.instances import flow_sq_errors, lists, setup, weights_lists
 from verify.strategies import seeds, spectra
 
 CLAIM = "theorem2-flow"

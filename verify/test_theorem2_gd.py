@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import sim
 import theory
-from verify.harness import lists, theorem2_gd_pair as small
+from sim.instances import lists, theorem2_gd_pair as small
 from verify.strategies import seeds, spectra
 
 CLAIM = "theorem2-gd"

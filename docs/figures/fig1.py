@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from cdln.plotting import plt
-from sim.nonlinear import TrainConfig, load_dataset, train_cached
+from cdln.plotting import PENULTIMATE_FAST, PENULTIMATE_FULL, penultimate_runs, plt
 
 TITLE = "Figure 1 — singular values of the penultimate weight update W(t) − W(0) (MNIST)"
 CAPTION = ("A deep linear network (the MLP's layout without ReLUs, orthogonal init; left) and an MLP (ReLU, PyTorch's "
@@ -12,26 +11,14 @@ CAPTION = ("A deep linear network (the MLP's layout without ReLUs, orthogonal in
            "several points of training (darker = later), log scale.")
 PAPER = ("training largely happens in a low-dimensional subspace: only a few singular values of the update grow, "
          "the rest stay small, for DLN, MLP, VGG and ViT-B.")
-FULL = dict(dataset="mnist", width=256, lr=0.01, batch_size=128, epochs=20, n_train=None, n_test=None)
-FAST = dict(dataset="mnist", width=256, lr=0.01, batch_size=128, epochs=3, n_train=10000, n_test=2000)
-
-
-def runs(ctx):
-    """The two tracked runs that Figs. 1 and 20 share."""
-    s = ctx.settings
-    d = load_dataset(s["dataset"])
-    out = {}
-    for arch in ("linear", "mlp"):
-        cfg = TrainConfig(dataset=s["dataset"], arch=arch, width=s["width"], lr=s["lr"], batch_size=s["batch_size"],
-                          epochs=s["epochs"], n_train=s["n_train"], n_test=s["n_test"], track_penultimate=True)
-        out[arch] = train_cached(cfg, ctx.runs_root, data=d)[0]
-    return out
+FULL = dict(PENULTIMATE_FULL)
+FAST = dict(PENULTIMATE_FAST)
 
 
 def make(ctx):
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
     data, notes = {}, []
-    for ax, (arch, res) in zip(axes, runs(ctx).items()):
+    for ax, (arch, res) in zip(axes, penultimate_runs(ctx).items()):
         W0 = res.snapshots[0]
         idx = np.unique(np.linspace(1, len(res.snapshots) - 1, 5).astype(int))
         cmap = plt.get_cmap("Blues")

@@ -1,22 +1,16 @@
 """Figure 20 — the top-r singular subspace of the penultimate weight barely moves between evaluations (Eq. 20)."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-from cdln.plotting import plt
+from cdln.plotting import PENULTIMATE_FAST, PENULTIMATE_FULL, penultimate_runs, plt
 
 TITLE = "Figure 20 — subspace distance r − ‖U_r(t)ᵀU_r(t+1)‖_F² of the penultimate weight (MNIST)"
 CAPTION = ("The runs of Figure 1 (DLN and MLP on MNIST). For consecutive evaluations t, t+1: Eq. (20)'s distance "
            "r − ‖U_r(t)ᵀU_r(t+1)‖_F² between the top-r (r = 10) left singular subspaces of the penultimate weight "
            "W(t) (dashed) and of its update W(t) − W(0) (solid). 0 means the same subspace, r = 10 orthogonal ones.")
 PAPER = "the subspace distance is small throughout training for every architecture: training happens in an invariant subspace."
-_fig1 = importlib.util.spec_from_file_location("cdln_figure_fig1", Path(__file__).with_name("fig1.py"))
-fig1 = importlib.util.module_from_spec(_fig1)
-_fig1.loader.exec_module(fig1)
-FULL = dict(fig1.FULL, r=10)
-FAST = dict(fig1.FAST, r=10)
+FULL = dict(PENULTIMATE_FULL, r=10)
+FAST = dict(PENULTIMATE_FAST, r=10)
 
 
 def _dist(A, B, r):
@@ -29,7 +23,7 @@ def make(ctx):
     r = ctx.settings["r"]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     data, notes = {}, []
-    for ax, (arch, res) in zip(axes, fig1.runs(ctx).items()):
+    for ax, (arch, res) in zip(axes, penultimate_runs(ctx).items()):
         S = res.snapshots
         steps = np.array(res.steps[1:])
         d_upd = np.array([_dist(S[k] - S[0], S[k + 1] - S[0], r) for k in range(1, len(S) - 1)])

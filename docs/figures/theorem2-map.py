@@ -7,11 +7,11 @@ import numpy as np
 
 import theory
 from cdln.plotting import plt
-from verify.harness import theorem2_gd_pair
+from sim.instances import theorem2_gd_pair
 
 TITLE = "Where Theorem 2 holds along GD: maps over (η/η_c, α) and (r̂/d, ε)"
 CAPTION = ("Theorem 2's inequality ‖W_{L:1}(t) − M*‖_F² ≥ ‖W̃_{L:1}(t) − M*‖_F² checked at every GD step on small "
-           "factorization instances, with the harness the verification suite uses (verify.harness.theorem2_gd_pair). "
+           "factorization instances, with the instances the verification suite uses (sim.instances.theorem2_gd_pair). "
            "Colour: the worst margin min_t (wide − compressed) / ‖M*‖_F² (blue: holds, red: fails; symmetric-log "
            "scale, |margin| < 1e-12 counts as a tie). Left: σ* = (1, 0.5), d = 4, L = 3, ε = 0.1, r̂ = r, over the step "
            "η as a fraction of the wide net's η_c and the outer multiplier α; the curves are theory's compressed-net "
