@@ -19,23 +19,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _add_config_flags(p: argparse.ArgumentParser, cls) -> None:
-    for f in dataclasses.fields(cls):
-        flag = "--" + f.name.replace("_", "-")
-        kw = dict(type=type(f.default), default=f.default, help=f"(default: {f.default})")
-        if f.name == "loss":
-            kw["choices"] = ("sum", "mean")
-        p.add_argument(flag, **kw)
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from .flags import add_dataclass_flags
     from .report import ReportConfig
 
     parser = _Parser(prog="cdln", description="Compressed deep linear networks: theory, runs, checks.")
     parser.add_argument("--version", action="version", version=f"cdln {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     th = sub.add_parser("theory", help="print what theory predicts for a setting (default: the paper's)")
-    _add_config_flags(th, ReportConfig)
+    add_dataclass_flags(th, ReportConfig)
     th.add_argument("--json", action="store_true", help="print the report as JSON")
 
     from .run_cmd import add_run_flags
@@ -48,8 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="hypothesis profile: ci (bounded, derandomized), dev, deep (hours)")
 
     bn = sub.add_parser("bench", help="measure step speed against matmul rate, NumPy, autograd and batching")
-    bn.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
-    bn.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    bn.add_argument("--device", default="cpu", help="where to time the steps: cpu, cuda or cuda:N (default: cpu)")
+    bn.add_argument("--dtype", default="float64", choices=("float64", "float32"),
+                    help="floating-point type of every timed step (default: float64)")
     bn.add_argument("--quick", action="store_true", help="d = 100, 200 only")
     bn.add_argument("--out", default=None, help="also write the results as JSON to this file")
     bn.add_argument("--markdown", default=None, help="also write the table as a Markdown page to this file")
@@ -61,8 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     t1 = sub.add_parser("table1", help="Table 1: MLP and ViT with a plain, DLN or compressed-DLN penultimate layer")
     t1.add_argument("--fast", action="store_true", help="a 10000-image subset, 5 epochs, 2 seeds (minutes on a CPU)")
     t1.add_argument("--seeds", type=int, default=None, help="seeds per variant (default: 2 fast, 5 full)")
-    t1.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
-    t1.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    t1.add_argument("--device", default="cpu", help="where to train: cpu, cuda or cuda:N (default: cpu)")
+    t1.add_argument("--dtype", default="float32", choices=("float32", "float64"),
+                    help="floating-point type of the networks (default: float32)")
     t1.add_argument("--data-dir", default=None, help="CIFAR-10 python batches for the ViT rows (default: Fashion-MNIST)")
     t1.add_argument("--fashion-dir", default=None, help="Fashion-MNIST IDX files (default: Debian's /usr/share/datasets/fashion-mnist)")
     t1.add_argument("--width", type=int, default=784, help="MLP hidden width h (default: 784, Table 1's)")

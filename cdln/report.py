@@ -13,20 +13,25 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 import theory
+from theory.checks import option
 
 
 @dataclass(frozen=True)
 class ReportConfig:
-    dim: int = 100          # d: the target is d x d (paper: 100)
-    rank: int = 10          # r: target rank (paper: 10)
-    rank_hat: int = 20      # r̂: compressed width (paper: 2r)
-    depth: int = 3          # L (paper: 3)
-    eps: float = 1e-3       # ε: initialisation scale (paper text: 1e-3)
-    eta: float = 10.0       # η in the normalisation named by `loss` (paper, Fig. 4/5: 10)
-    loss: str = "mean"      # "sum" (½‖·‖²) or "mean" (½‖·‖²/d², the authors' code)
-    alpha: float = 5.0      # α: outer-layer step multiplier (paper, Fig. 5: 5)
-    delta: float = 0.01     # a mode is fitted at (1-δ)σ*
-    seed: int = 0           # seed of the authors' Gaussian target generator
+    """The setting of ``cdln theory``; each field is a flag (``--rank-hat``), documented in its metadata."""
+
+    dim: int = option(100, "d: the authors' target is d x d (paper: 100)")
+    rank: int = option(10, "r: target rank, at most d/2 (paper: 10)")
+    rank_hat: int = option(20, "r̂: the compressed DLN's width, in [r, d] (paper: 2r)")
+    depth: int = option(3, "L: number of layers (paper: 3)")
+    eps: float = option(1e-3, "ε: initialisation scale (paper text: 1e-3)")
+    eta: float = option(10.0, "η: step size in the normalisation named by --loss (paper, Figs. 4-5: 10)",
+                        unit="per --loss")
+    loss: str = option("mean", "loss normalisation: sum ½‖·‖², or mean ½‖·‖²/d² (the authors' code)",
+                       choices=("sum", "mean"))
+    alpha: float = option(5.0, "α: step multiplier of the compressed DLN's outer layers (paper, Fig. 5: 5)")
+    delta: float = option(0.01, "δ: a mode counts as fitted at (1 - δ)σ*, in (0, 1)")
+    seed: int = option(0, "seed of the authors' Gaussian target generator")
 
     def __post_init__(self):
         from theory import checks

@@ -5,33 +5,39 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
-import typing
 import warnings
 
-_LISTS = {"spectrum": float, "widths": int}
-
-
 def add_run_flags(p: argparse.ArgumentParser) -> None:
+    """A flag per :class:`sim.RunConfig` field (help, unit, choices from its metadata), then the command's own."""
     from sim import RunConfig
 
-    hints = typing.get_type_hints(RunConfig)
-    for f in dataclasses.fields(RunConfig):
-        flag = "--" + f.name.replace("_", "-")
-        t = hints[f.name]
-        if f.name in _LISTS:
-            conv = (lambda typ: lambda s: tuple(typ(x) for x in s.split(",") if x.strip()))(_LISTS[f.name])
-            conv.__name__ = f"comma-separated {_LISTS[f.name].__name__}s"
-        elif t in (int, float, str):
-            conv = t
-        else:  # Optional[int] / Optional[str]
-            conv = int if int in typing.get_args(t) else str
-        p.add_argument(flag, type=conv, default=argparse.SUPPRESS, metavar=f.name.upper(),
-                       help=f"(default: {f.default!r})")
-    p.add_argument("--config", type=argparse.FileType("r"), default=None,
-                   help="JSON file with the same keys as the flags (flags override it)")
+    from .flags import add_dataclass_flags
+
+    add_dataclass_flags(p, RunConfig, suppress_defaults=True)
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="JSON file with the same keys as the flags (snake_case, e.g. rank_hat; a relative "
+                        "target_file is read from the file's folder); flags override it")
     p.add_argument("--out", default=None, help="result folder (default: runs/<config hash>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _read_config_file(path: str) -> dict:
+    """The JSON object in ``path``; ``ValueError`` (exit 2) if it is missing, unreadable or not an object."""
+    try:
+        with open(path) as fh:
+            base = json.load(fh)
+    except OSError as exc:
+        raise ValueError(f"config file {path!r} cannot be read: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"config file {path!r} is not valid JSON: {exc}") from None
+    if not isinstance(base, dict):
+        raise ValueError(f"config file {path!r} must hold a JSON object, got {type(base).__name__}")
+    tf = base.get("target_file")
+    if isinstance(tf, str) and tf and not os.path.isabs(tf):  # relative to the config file, as in any config
+        base["target_file"] = os.path.join(os.path.dirname(os.path.abspath(path)), tf)
+    return base
 
 
 def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -39,15 +45,13 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     given = {k: v for k, v in vars(args).items() if k in {f.name for f in dataclasses.fields(RunConfig)}}
     try:
-        base = json.load(args.config) if args.config is not None else {}
-        if not isinstance(base, dict):
-            raise ValueError("config file must hold a JSON object")
+        base = _read_config_file(args.config) if args.config is not None else {}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             cfg = RunConfig.from_dict({**base, **given})
         for w in caught:
             print(f"cdln run: warning: {w.message}", file=sys.stderr)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+    except (ValueError, TypeError) as exc:
         parser.exit(2, f"cdln run: error: {exc}\n")
     bar = None
     if not args.quiet and sys.stderr.isatty():

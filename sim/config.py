@@ -11,56 +11,98 @@ import dataclasses
 import hashlib
 import json
 import numbers
+import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
+
+from theory.checks import option, validate_choices
 
 PROBLEMS = ("factorization", "sensing", "completion", "movielens")
 MODELS = ("wide", "compressed", "altmin")
 WIDE_INITS = ("orthogonal", "orthogonal-eq3", "gaussian", "uniform")
 COMPRESSED_INITS = ("spectral", "oracle")
+LOSSES = ("sum", "mean")
+TARGETS = ("authors", "spectrum", "file")
+SENSING_NORMS = ("isometric", "authors")
+SAMPLINGS = ("bernoulli", "fixed")
+MODES = ("gd", "flow")
+DTYPES = ("float64", "float32")
+DEFAULT_D = 100  # the paper's d
+MOVIELENS_SHAPE = (943, 1682)
+KEY_VERSION = 2  # bumped when the identity's rules change: old runs/<key>/ folders are then not reused
 
-__all__ = ["RunConfig", "PROBLEMS", "MODELS"]
+__all__ = ["RunConfig", "PROBLEMS", "MODELS", "target_file_shape"]
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    problem: str = "factorization"  # factorization | sensing | completion | movielens
-    model: str = "compressed"       # wide | compressed | altmin
-    d: int = 100                    # rows n1 of the target (paper: 100); movielens: fixed 943
-    d2: int | None = None           # columns n2 (default d; movielens: fixed 1682)
-    rank: int = 10                  # r: target rank (paper: 10); unused for movielens
-    rank_hat: int = 20              # r̂: compressed width / AltMin rank (paper: 2r)
-    depth: int = 3                  # L (paper: 3; AltMin ignores it)
-    width: int | None = None        # wide hidden width (default max(n1, n2))
-    widths: tuple[int, ...] = ()    # wide: all L-1 hidden widths d_1..d_{L-1} (overrides width)
-    eps: float = 1e-3               # ε: initialisation scale (paper: 1e-3)
-    eta: float = 10.0               # step size, in the normalisation named by `loss`
-    loss: str = "mean"              # "sum" ½‖·‖² or "mean" ½‖·‖²/N (N = n1n2, |Ω| or m)
-    alpha: float = 1.0              # α: outer-layer step multiplier (compressed only)
-    init: str | None = None         # wide: orthogonal|orthogonal-eq3|gaussian|uniform; compressed: spectral|oracle
-    target: str = "authors"         # authors | spectrum | file
-    spectrum: tuple[float, ...] = ()  # target singular values when target == "spectrum"
-    target_file: str | None = None  # .npy matrix when target == "file" (loaded without pickle)
-    measurements: int = 2000        # m: sensing measurements (paper: 2000)
-    sensing_norm: str = "isometric" # A_i entries N(0, 1/m) ("isometric") or std 1/m ("authors")
-    observed: float = 0.3           # p: fraction of observed entries (completion; paper: 0.3)
-    sampling: str = "bernoulli"     # bernoulli (MCAR) | fixed (exactly round(p n1 n2) entries)
-    steps: int = 1000               # GD step budget
-    log_every: int = 10             # log metrics every k steps (and at the last step)
-    tol: float = 0.0                # stop when every seed's train loss < tol (0: never)
-    seed: int = 0                   # first seed
-    seeds: int = 1                  # number of seeds run as one batch: seed, …, seed + seeds − 1
-    mode: str = "gd"                # gd | flow (integrate the gradient flow of all weights; t = η·step)
-    device: str = "cpu"             # auto | cpu | cuda | cuda:N
-    dtype: str = "float64"          # float64 | float32
+    """One run: every field is a ``cdln run`` flag (``rank_hat`` → ``--rank-hat``) with its help line,
+    unit and choices in its metadata (:func:`theory.checks.option`); the flags, the validation of
+    the choices and ``docs/cli.md`` are generated from them.
+
+    ``None`` means "not given": ``target`` is then chosen by what is given (``target_file`` →
+    ``file``, ``spectrum`` → ``spectrum``, else ``authors``) and ``d``/``d2`` come from the target
+    file's shape (else 100 and ``d``). After construction they hold the resolved values."""
+
+    problem: str = option("factorization", "recovery problem: factorization (Eq. 5), sensing, completion (Eq. 6), "
+                          "or movielens (MovieLens-100K ratings)", choices=PROBLEMS)
+    model: str = option("compressed", "network: the wide DLN, the compressed DLN (Algorithm 1), or the AltMin "
+                        "baseline", choices=MODELS)
+    d: int | None = option(None, "n1, rows of the target (default: the target file's, else 100; paper: 100; "
+                           "movielens: fixed 943)")
+    d2: int | None = option(None, "n2, columns of the target (default: the target file's, else d; movielens: "
+                            "fixed 1682)")
+    rank: int = option(10, "r, target rank (paper: 10); set by --spectrum; for a file target, how many of its "
+                       "singular pairs are tracked")
+    rank_hat: int = option(20, "r̂, the compressed DLN's width and AltMin's rank (paper: 2r)")
+    depth: int = option(3, "L, number of layers (paper: 3; AltMin ignores it)")
+    width: int | None = option(None, "the wide DLN's hidden width (default: max(n1, n2))")
+    widths: tuple[int, ...] = option((), "the wide DLN's L-1 hidden widths d_1..d_{L-1}, comma-separated "
+                                     "(overrides --width)")
+    eps: float = option(1e-3, "ε, initialisation scale: each layer's singular values are ε (paper: 1e-3)")
+    eta: float = option(10.0, "η, step size in the normalisation named by --loss (paper: 10 with --loss mean)",
+                        unit="per --loss")
+    loss: str = option("mean", "loss normalisation: sum ½‖·‖², or mean ½‖·‖²/N with N = n1·n2, |Ω| or m "
+                       "(the authors' code)", choices=LOSSES)
+    alpha: float = option(1.0, "α, step multiplier of the compressed DLN's outer layers (paper: 5)")
+    init: str | None = option(None, "wide: orthogonal (ε per layer), orthogonal-eq3 (√ε, Eq. 3 literally), "
+                              "gaussian or uniform (Frobenius-matched); compressed: spectral (Eq. 8 surrogate) "
+                              "or oracle (the target); default orthogonal / spectral",
+                              choices=WIDE_INITS + COMPRESSED_INITS)
+    target: str | None = option(None, "target: authors (their Gaussian generator), spectrum (--spectrum), file "
+                                "(--target-file); default: whichever of those is given", choices=TARGETS)
+    spectrum: tuple[float, ...] = option((), "target singular values, comma-separated (selects --target "
+                                         "spectrum; sets --rank)")
+    target_file: str | None = option(None, ".npy matrix to recover (selects --target file; its shape sets d "
+                                     "and d2; loaded without pickle)")
+    measurements: int = option(2000, "m, number of sensing measurements (sensing; paper: 2000)")
+    sensing_norm: str = option("isometric", "sensing matrices' entries: N(0, 1/m) (isometric) or std 1/m "
+                               "(authors)", choices=SENSING_NORMS)
+    observed: float = option(0.3, "p, fraction of entries observed, in (0, 1] (completion; paper: 0.3)")
+    sampling: str = option("bernoulli", "completion mask: bernoulli (each entry with probability p) or fixed "
+                           "(exactly round(p·n1·n2) entries)", choices=SAMPLINGS)
+    steps: int = option(1000, "GD (or AltMin) step budget", unit="steps")
+    log_every: int = option(10, "log metrics every k steps (and at the last step)", unit="steps")
+    tol: float = option(0.0, "stop when every seed's train loss is below tol, in --loss's normalisation "
+                        "(0: never)", unit="per --loss")
+    seed: int = option(0, "first seed")
+    seeds: int = option(1, "number of seeds run as one batch: seed, ..., seed + seeds - 1")
+    mode: str = option("gd", "gd, or flow: integrate the gradient flow of all weights (time t = η·step)",
+                       choices=MODES)
+    device: str = option("cpu", "where to run: auto, cpu, cuda or cuda:N (not part of the run's identity "
+                         "beyond cpu / cuda / auto)")
+    dtype: str = option("float64", "floating-point type (float64 for anything that checks theory)",
+                        choices=DTYPES)
 
     # ------------------------------------------------------------------ derived
     @property
     def shape(self) -> tuple[int, int]:
         if self.problem == "movielens":
-            return (943, 1682)
+            return MOVIELENS_SHAPE
         return (self.d, self.d if self.d2 is None else self.d2)
 
     @property
@@ -82,11 +124,54 @@ class RunConfig:
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
 
-    def key(self) -> str:
-        """Hash of everything that changes the numbers (the cache key of runs/<key>/)."""
+    def unused_fields(self) -> frozenset[str]:
+        """Fields that cannot change this run's numbers (left out of its identity)."""
+        u = set()
+        if self.problem == "movielens":
+            u |= {"d", "d2", "rank", "target", "spectrum", "target_file"}
+        if self.problem != "sensing":
+            u |= {"measurements", "sensing_norm"}
+        if self.problem != "completion":
+            u |= {"observed", "sampling"}
+        if self.model == "altmin":  # alternating least squares: no layers, no step size
+            u |= {"depth", "width", "widths", "eps", "eta", "alpha", "mode", "init"}
+        elif self.model == "compressed":
+            u |= {"width", "widths"}
+        else:  # wide: alpha only scales Algorithm 1's outer layers; `width` is folded into `widths`
+            u |= {"alpha", "width"}
+        if self.target == "authors":
+            u |= {"spectrum", "target_file"}
+        elif self.target == "spectrum":
+            u |= {"target_file", "rank"}  # rank = len(spectrum)
+        if self.mode == "flow":
+            u.add("tol")  # the flow is integrated to the last logged time
+        return frozenset(u)
+
+    def identity(self) -> dict:
+        """What was asked, canonicalised, without what cannot change the numbers: the run's identity.
+
+        Machine-independent: the requested ``device`` enters as cpu / cuda / auto (never what
+        ``auto`` resolved to, nor the card's index), ``d2`` and the wide widths as resolved
+        numbers, ``init`` as resolved, and a target file by the SHA-256 of its bytes, not its path.
+        The resolved device, thread count and torch version go into the run's summary instead."""
         d = self.to_dict()
-        d["device"] = str(self.resolved_device().type)
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        d["d"], d["d2"] = self.shape
+        d["init"] = self.resolved_init
+        d["device"] = self.device.split(":")[0]
+        if self.model == "wide":
+            from .models import widths_of
+
+            d["widths"] = list(widths_of(self)[1:-1])
+        if self.target == "file" and self.problem != "movielens":
+            d["target_file"] = "sha256:" + hashlib.sha256(Path(self.target_file).read_bytes()).hexdigest()
+        for name in self.unused_fields():
+            d.pop(name, None)
+        d["key_version"] = KEY_VERSION
+        return d
+
+    def key(self) -> str:
+        """Hash of :meth:`identity` (the cache key of ``runs/<key>/``): the same on every machine."""
+        return hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -102,12 +187,62 @@ class RunConfig:
             raise ValueError(f"unknown config key {unknown[0]!r}; valid keys: {', '.join(sorted(names))}")
         d = dict(d)
         if "spectrum" in d and d["spectrum"] is not None:
-            d["spectrum"] = tuple(float(x) for x in d["spectrum"])
+            if isinstance(d["spectrum"], (str, bytes)) or not hasattr(d["spectrum"], "__iter__"):
+                raise ValueError(f"spectrum must be a list of numbers, got {d['spectrum']!r}")
+            d["spectrum"] = tuple(d["spectrum"])
         if "widths" in d and d["widths"] is not None:
+            if isinstance(d["widths"], (str, bytes)) or not hasattr(d["widths"], "__iter__"):
+                raise ValueError(f"widths must be a list of integers, got {d['widths']!r}")
             d["widths"] = tuple(d["widths"])
         return cls(**d)
 
-    # ------------------------------------------------------------------ validation
+    # ------------------------------------------------------------------ resolution and validation
+    def _resolve_target(self) -> None:
+        """``target`` from what is given, and d, d2 from a target file's header (nothing else is read)."""
+        if self.problem == "movielens":
+            for name in ("target_file", "spectrum"):
+                if getattr(self, name):
+                    raise ValueError(f"{name} does not apply to problem 'movielens' (its target is the ratings); "
+                                     f"got {getattr(self, name)!r}")
+            if self.target not in (None, "authors"):
+                raise ValueError(f"target does not apply to problem 'movielens' (its target is the ratings); "
+                                 f"got {self.target!r}")
+            for name, fixed in zip(("d", "d2"), MOVIELENS_SHAPE):
+                v = getattr(self, name)
+                if v is not None and v != fixed:
+                    raise ValueError(f"{name} = {v!r} conflicts with problem 'movielens', whose ratings matrix is "
+                                     f"{MOVIELENS_SHAPE[0]}x{MOVIELENS_SHAPE[1]}")
+            object.__setattr__(self, "target", None)  # not part of a MovieLens run's identity
+            return
+        has_file = self.target_file is not None
+        if has_file and (not isinstance(self.target_file, str) or not self.target_file):
+            raise ValueError(f"target_file must be a path to a .npy file, got {self.target_file!r}")
+        if has_file and self.spectrum:
+            raise ValueError(f"target_file {self.target_file!r} and spectrum {self.spectrum!r} both name the "
+                             "target; give one")
+        target = self.target
+        if target is None:
+            target = "file" if has_file else "spectrum" if self.spectrum else "authors"
+        elif has_file and target != "file":
+            raise ValueError(f"target_file {self.target_file!r} is given but target is {target!r}; "
+                             "a file target needs target 'file' (or leave target out)")
+        elif self.spectrum and target != "spectrum":
+            raise ValueError(f"spectrum {self.spectrum!r} is given but target is {target!r}; "
+                             "a given spectrum needs target 'spectrum' (or leave target out)")
+        object.__setattr__(self, "target", target)
+        if target == "file":
+            if not has_file:
+                raise ValueError("target_file must name a .npy file when target is 'file', got None")
+            n1, n2 = target_file_shape(self.target_file)
+            for name, v, got in (("d", self.d, n1), ("d2", self.d2, n2)):
+                if v is not None and v != got:
+                    raise ValueError(f"{name} = {v!r} conflicts with target_file {self.target_file!r}, whose "
+                                     f"shape is {n1}x{n2} ({name} = {got}); leave {name} out or match it")
+            object.__setattr__(self, "d", n1)
+            object.__setattr__(self, "d2", n2)
+        elif self.d is None:
+            object.__setattr__(self, "d", DEFAULT_D)
+
     def __post_init__(self):
         def integer(name, lo, hi=None):
             v = getattr(self, name)
@@ -123,25 +258,22 @@ class RunConfig:
                 rng = f"{'(' if lo_open else '['}{lo}, {'inf)' if hi is None else str(hi) + (')' if hi_open else ']')}"
                 raise ValueError(f"{name} must be in {rng}, got {v!r}")
 
-        def choice(name, options):
-            v = getattr(self, name)
-            if v not in options:
-                raise ValueError(f"{name} must be one of {', '.join(options)}; got {v!r}")
-
-        choice("problem", PROBLEMS)
-        choice("model", MODELS)
-        choice("loss", ("sum", "mean"))
-        choice("target", ("authors", "spectrum", "file"))
-        choice("sensing_norm", ("isometric", "authors"))
-        choice("sampling", ("bernoulli", "fixed"))
-        choice("dtype", ("float64", "float32"))
-        choice("mode", ("gd", "flow"))
+        validate_choices(self, skip=("init",))  # problem, model, loss, target, ...; init depends on the model
         if self.mode == "flow" and (self.model == "altmin" or self.device not in ("cpu", "auto")
                                     or self.dtype != "float64" or self.problem == "movielens"):
             raise ValueError("mode 'flow' needs model wide|compressed, a synthetic problem, device cpu and dtype float64")
-        integer("d", 2)
-        if self.d2 is not None:
-            integer("d2", 2)
+        for name in ("d", "d2"):
+            if getattr(self, name) is not None:
+                integer(name, 2)
+        if isinstance(self.spectrum, list):
+            object.__setattr__(self, "spectrum", tuple(self.spectrum))
+        if isinstance(self.widths, list):
+            object.__setattr__(self, "widths", tuple(self.widths))
+        if not isinstance(self.spectrum, tuple) or not all(
+                isinstance(s, numbers.Real) and not isinstance(s, bool) for s in self.spectrum):
+            raise ValueError(f"spectrum must be a tuple of numbers, got {self.spectrum!r}")
+        object.__setattr__(self, "spectrum", tuple(float(s) for s in self.spectrum))
+        self._resolve_target()
         n1, n2 = self.shape
         k = min(n1, n2)
         integer("depth", 2)
@@ -171,8 +303,6 @@ class RunConfig:
                 object.__setattr__(self, "rank", len(self.spectrum))
             lim = k // 2 if self.target == "authors" else k
             integer("rank", 1, lim)
-            if self.target == "file" and not self.target_file:
-                raise ValueError("target_file must name a .npy file when target is 'file', got None")
         if self.model == "altmin" and self.problem == "sensing":
             raise ValueError("model 'altmin' supports problem factorization, completion or movielens; got 'sensing'")
         inits = {"wide": WIDE_INITS, "compressed": COMPRESSED_INITS, "altmin": ("spectral",)}[self.model]
@@ -181,7 +311,7 @@ class RunConfig:
         if self.init == "oracle" and self.problem == "movielens":
             raise ValueError("init 'oracle' needs a known target; problem 'movielens' has none")
         dev = self.device
-        if dev not in ("auto", "cpu") and not dev.startswith("cuda"):
+        if not isinstance(dev, str) or (dev not in ("auto", "cpu") and not _CUDA.fullmatch(dev)):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N; got {dev!r}")
         if dev.startswith("cuda"):
             idx = int(dev.split(":")[1]) if ":" in dev else 0
@@ -191,3 +321,24 @@ class RunConfig:
         if self.model == "compressed" and self.problem != "movielens" and self.rank_hat < self.rank:
             warnings.warn(f"rank_hat = {self.rank_hat} < rank = {self.rank}: Theorem 1's hypothesis r̂ >= r "
                           "no longer holds", UserWarning, stacklevel=3)
+
+
+_CUDA = re.compile(r"cuda(:\d+)?")
+
+
+def target_file_shape(path: str) -> tuple[int, int]:
+    """(n1, n2) of a .npy target from its header, after checking that it is a plain 2-D array of finite
+    reals (memory-mapped: no pickle is ever run, and nothing but the header is held in memory)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"target_file {str(p)!r} does not exist (or is not a file)")
+    try:
+        M = np.load(p, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"target_file {str(p)!r} is not a plain .npy array (pickles are refused): {exc}") from None
+    if not isinstance(M, np.ndarray) or M.ndim != 2 or M.dtype.kind not in "biuf" or min(M.shape) < 2:
+        raise ValueError(f"target_file {str(p)!r} must hold a 2-D real matrix with both sides >= 2, got "
+                         f"shape {getattr(M, 'shape', '?')} and dtype {getattr(M, 'dtype', '?')}")
+    if not np.all(np.isfinite(M)):
+        raise ValueError(f"target_file {str(p)!r} holds non-finite values")
+    return int(M.shape[0]), int(M.shape[1])

@@ -51,7 +51,7 @@ def execute(cfg: RunConfig, *, progress=None) -> tuple[Trace, dict]:
     torch.manual_seed(cfg.seed)  # nothing below draws from torch's global RNG; fixed regardless
     t0 = time.perf_counter()
     problem = make_problem(cfg, seeds, device)
-    n_sv = min(min(problem.shape), max(cfg.rank_hat, cfg.rank) + 5)
+    n_sv = min(min(problem.shape), max(cfg.rank_hat, cfg.rank if cfg.problem != "movielens" else 0) + 5)
     if cfg.model == "altmin":
         trace = run_altmin(problem, rank_hat=cfg.rank_hat, steps=cfg.steps, log_every=cfg.log_every,
                            n_sv=n_sv, tol=cfg.tol, progress=progress)
@@ -107,7 +107,8 @@ def run(cfg: RunConfig, out: str | os.PathLike | None = None, *, root: str | os.
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}-", dir=dest.parent))
     try:
-        (tmp / "config.json").write_text(json.dumps({**cfg.to_dict(), "key": key}, indent=2))
+        (tmp / "config.json").write_text(json.dumps({**cfg.to_dict(), "key": key, "identity": cfg.identity()},
+                                                    indent=2))
         _frame(trace, cfg.seed_list).to_csv(tmp / "metrics.csv", index=False)
         np.save(tmp / "singular_values.npy", np.stack(trace.singular_values))
         if trace.align_u:

@@ -74,9 +74,8 @@ def test_target_file_and_rectangular_targets(tmp_path):
     p = sim.make_problem(cfg, [0], torch.device("cpu"))
     assert torch.allclose(p.target[0], torch.as_tensor(M), rtol=0, atol=1e-13)
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    bad = sim.RunConfig(**{**cfg.to_dict(), "target_file": str(tmp_path / "obj.npy"), "spectrum": ()})
-    with pytest.raises(sim.DataError, match="pickles are refused"):
-        sim.make_problem(bad, [0], torch.device("cpu"))
+    with pytest.raises(ValueError, match="pickles are refused"):  # refused by the config, before any work
+        sim.RunConfig(**{**cfg.to_dict(), "target_file": str(tmp_path / "obj.npy"), "d": None, "d2": None})
 
 
 def test_movielens_loader_and_split():

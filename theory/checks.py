@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 
 __all__ = ["StepSizeWarning", "depth", "nonneg_int", "positive", "open_unit", "sigma_star", "rank_hat",
-           "choice", "warn_if_unstable", "finite_float", "shape"]
+           "choice", "warn_if_unstable", "finite_float", "shape", "option", "validate_choices"]
 
 
 class StepSizeWarning(RuntimeWarning):
@@ -118,3 +118,28 @@ def shape(value) -> tuple[int, int]:
     except (TypeError, ValueError):
         raise ValueError(f"shape must be an int or a pair (n1, n2) of ints >= 1, got {value!r}") from None
     return nonneg_int("shape[0]", n1, 1), nonneg_int("shape[1]", n2, 1)
+
+
+def option(default, help: str, *, choices=None, unit: str | None = None):
+    """A config dataclass field that carries its own documentation: one line of ``help``, the valid
+    ``choices`` (validated by :func:`validate_choices`) and the ``unit`` or normalisation. The
+    command line's flags, the config's validation and ``docs/cli.md`` are all generated from it."""
+    import dataclasses
+
+    meta = {"help": help, "choices": tuple(choices) if choices is not None else None, "unit": unit}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def validate_choices(obj, skip=()) -> None:
+    """``ValueError`` for the first field of the dataclass ``obj`` whose value is not among its
+    :func:`option` choices (``None`` is allowed where the default is ``None``: "not given").
+    Fields in ``skip`` are left to a narrower check by the caller."""
+    import dataclasses
+
+    for f in dataclasses.fields(obj):
+        opts = f.metadata.get("choices") if f.name not in skip else None
+        v = getattr(obj, f.name)
+        if opts is None or (v is None and f.default is None):
+            continue
+        if v not in opts:
+            raise ValueError(f"{f.name} must be one of {', '.join(map(str, opts))}; got {v!r}")
