@@ -13,6 +13,8 @@ import torch
 
 import theory
 
+from .problems import orthonormal_columns
+
 __all__ = ["init_wide", "init_compressed", "widths_of"]
 
 
@@ -28,8 +30,7 @@ def widths_of(cfg) -> tuple[int, ...]:
 def _semi_orthogonal(rng, rows: int, cols: int) -> np.ndarray:
     """Haar (semi-)orthogonal rows×cols matrix: QᵀQ = I (tall) or QQᵀ = I (wide), Eq. (4)."""
     n, k = max(rows, cols), min(rows, cols)
-    Q, R = np.linalg.qr(rng.standard_normal((n, k)))
-    Q = Q * np.sign(np.diag(R))
+    Q = orthonormal_columns(rng.standard_normal((n, k)))  # QR, sign of R's diagonal fixed, rank checked
     return Q if rows >= cols else Q.T
 
 
@@ -60,7 +61,15 @@ def init_wide(cfg, seeds, device) -> tuple[list[torch.Tensor], list[float]]:
 def init_compressed(cfg, problem, device) -> tuple[list[torch.Tensor], list[float]]:
     r"""Algorithm 1: :math:`\widetilde W_L=\epsilon U_{\hat r}`, :math:`\widetilde W_1=\epsilon V_{\hat r}^\top`,
     :math:`\widetilde W_l=\epsilon I_{\hat r}`; U, V from the surrogate (Eq. 8, ``init="spectral"``)
-    or from the target itself (``init="oracle"``, Theorem 1's setting). SVDs in float64."""
+    or from the target itself (``init="oracle"``, Theorem 1's setting). SVDs in float64.
+
+    The SVD's sign choice does not matter: flipping :math:`u_i` and :math:`v_i` together flips a
+    column of :math:`\widetilde W_L` and a row of :math:`\widetilde W_1`, which GD carries along
+    exactly (IEEE rounding is sign-symmetric), so every logged number is bitwise the same. When
+    ``src`` has rank < r̂ (the oracle init, or factorization's spectral init, with r̂ > r), the
+    columns beyond its rank span the LAPACK's choice of null-space basis. For factorization every
+    such choice orthogonal to U*, V* gives the same β modes (Theorem 1), so the metrics agree to
+    rounding; tests/test_sim_engine.py checks Theorem 1's diagonal structure in NumPy's own basis."""
     rh, L, eps = cfg.rank_hat, cfg.depth, cfg.eps
     src = problem.target if cfg.resolved_init == "oracle" else problem.surrogate
     Us, Vts = [], []

@@ -10,6 +10,13 @@ end-to-end batch ``W`` of shape (B, n1, n2), for the sum-normalised loss (Eq. 1)
 * sensing:               :math:`\tfrac12\|\mathcal A(W)-y\|^2`, :math:`\mathcal A(W)_i=\langle A_i,W\rangle`
 
 or, with ``loss="mean"``, the same divided by N (n1·n2, |Ω| or m; :func:`theory.normaliser`).
+
+Degenerate inputs are refused when a :class:`Problem` is built, before any work: a target with
+no nonzero entry (every relative error divides by ‖M*‖), a mask with an entry other than 0 or 1,
+and an instance whose mask (or MovieLens test mask) observes no entry (N = |Ω| = 0 in the mean
+loss, p = 0 in AltMin's spectral init, an RMSE over no rating). A relative error over a set of
+entries on which the target is zero — e.g. the unobserved entries when every entry is observed
+(p = 1) — is NaN by definition, computed explicitly (:meth:`Problem.errors`), not 0/0.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ import torch
 
 import theory
 
-__all__ = ["Problem", "make_problem", "movielens_path", "MOVIELENS_SHA256", "load_movielens", "DataError"]
+__all__ = ["Problem", "make_problem", "movielens_path", "MOVIELENS_SHA256", "load_movielens", "DataError",
+           "orthonormal_columns"]
 
 MOVIELENS_SHA256 = "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff"
 MOVIELENS_SHAPE = (943, 1682)
@@ -104,40 +112,76 @@ class Problem:
         return loss * self._inv_n, g, self._inv_n[:, None, None]
 
     def __post_init__(self):
+        self._check_not_degenerate()
         # Decided by construction, not by comparing values, so that a batch and its single
         # runs take the same arithmetic path (bitwise-equal results).
         self._inv_n = 1.0 / self.normaliser
         self.uniform_scale = None if self.varying_n else float(self._inv_n[0])
         self.target_sq = torch.linalg.matrix_norm(self.target) ** 2  # (B,) ‖M*‖², for the factored step
 
+    def _check_not_degenerate(self) -> None:
+        """ValueError for a zero target, a non-0/1 mask or an empty one (module docstring)."""
+        B = self.batch
+        nonzero = torch.count_nonzero(self.target.reshape(B, -1), dim=1)
+        if bool((nonzero == 0).any()):
+            k = int(torch.nonzero(nonzero == 0)[0, 0])
+            raise ValueError(f"target of instance {k} is the zero matrix (0 nonzero entries); relative errors "
+                             "‖W − M*‖/‖M*‖ need a target with at least 1 nonzero entry")
+        n = self.shape[0] * self.shape[1]
+        for name, m in (("mask", self.mask), ("test_mask", self.test_mask)):
+            if m is None:
+                continue
+            bad = (m != 0) & (m != 1)
+            if bool(bad.any()):
+                raise ValueError(f"{name} entries must be 0 or 1, got {float(m[bad][0])!r}")
+            counts = torch.count_nonzero(m.reshape(B, -1), dim=1)
+            if bool((counts == 0).any()):
+                k = int(torch.nonzero(counts == 0)[0, 0])
+                raise ValueError(f"{name} of instance {k} observes 0 entries; it must observe between 1 and {n}")
+
+    @staticmethod
+    def _relative(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
+        """sqrt(num/den) where den > 0, NaN where den == 0 (no reference mass: undefined), never 0/0."""
+        ok = den > 0
+        return torch.where(ok, torch.sqrt(num / torch.where(ok, den, torch.ones_like(den))),
+                           torch.full_like(den, float("nan")))
+
     def errors(self, W: torch.Tensor) -> dict[str, torch.Tensor]:
         """Recovery metrics per instance: relative Frobenius error on all entries, and on the
-        unobserved ones (completion) or the held-out ratings (movielens: also RMSE)."""
+        unobserved ones (completion) or the held-out ratings (movielens: also RMSE).
+
+        ``unobserved_error`` (and ``test_error``) is NaN for an instance whose target is zero on
+        every entry of that set — in particular when every entry is observed (p = 1): a relative
+        error over no reference mass is undefined. ``recovery_error`` and ``test_rmse`` divide by
+        ‖M*‖ > 0 and |test| >= 1, both checked when the problem is built."""
         D = W - self.target
         out = {}
         if self.kind == "movielens":
             T = self.test_mask
             num = (D * T).pow(2).sum(dim=(1, 2))
-            out["test_error"] = torch.sqrt(num / (self.target * T).pow(2).sum(dim=(1, 2)))
+            out["test_error"] = self._relative(num, (self.target * T).pow(2).sum(dim=(1, 2)))
             out["test_rmse"] = torch.sqrt(num / T.sum(dim=(1, 2)))
             out["recovery_error"] = out["test_error"]
             return out
         out["recovery_error"] = torch.linalg.matrix_norm(D) / torch.linalg.matrix_norm(self.target)
         if self.mask is not None:
             un = 1.0 - self.mask
-            out["unobserved_error"] = torch.sqrt((D * un).pow(2).sum(dim=(1, 2)) / (self.target * un).pow(2).sum(dim=(1, 2)))
+            out["unobserved_error"] = self._relative((D * un).pow(2).sum(dim=(1, 2)),
+                                                     (self.target * un).pow(2).sum(dim=(1, 2)))
         return out
 
     def sigma_max(self) -> float:
         """Largest target singular value over the batch (for theory's stable step size).
 
         MovieLens has no known target: the net fits a full matrix that agrees with the ratings on
-        Ω, whose top singular value is far above that of the zero-filled P_Ω(R) (640 for the
-        80% split, against ~4.4e3 for a full matrix of ratings averaging 3.5). It is estimated
-        as the full matrix's Frobenius norm extrapolated from Ω, ‖P_Ω(R)‖_F·√(n₁n₂/|Ω|) (≥ σ_max,
-        and within ~10% of it for a ratings matrix dominated by its mean). With it, theory's
-        η_c for the compressed net (α = 5, mean loss) is ≈ 4.6, and GD is seen to oscillate at
-        η = 5 and diverge at η = 10; the zero-filled σ_max would have claimed 65."""
+        Ω. Most entries of the zero-filled P_Ω(R) are zeros, so its top singular value is far below
+        that of a full matrix of ratings (which is dominated by the mean rating times the all-ones
+        matrix, σ_max ≈ mean·√(n₁n₂)). σ_max is therefore estimated as the full matrix's Frobenius
+        norm extrapolated from Ω, ‖P_Ω(R)‖_F·√(n₁n₂/|Ω|): an upper bound on σ_max of any matrix
+        whose entries have Ω's mean square, and close to it for a matrix dominated by its mean.
+        The zero-filled σ_max would make theory's stable step size too large (GD diverges at
+        step sizes it calls stable: tests/test_sim_io.py checks the message against such a run).
+        |Ω| >= 1 is checked when the problem is built."""
         if self.sigma is not None:
             return float(self.sigma.max())
         if self.kind == "movielens":
@@ -165,9 +209,28 @@ def _target(cfg, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return U[:, :r], S[:r], Vt[:r].T
 
 
+def orthonormal_columns(A: np.ndarray) -> np.ndarray:
+    r"""The Q of A = QR (A of shape (n, k), k <= n) with R's diagonal made positive: unique for a
+    full-rank A, so it does not depend on a LAPACK's Householder sign convention.
+
+    A rank-deficient A has a zero :math:`R_{ii}` (R triangular), for which any column of Q would
+    do: raises ValueError when :math:`\min_i|R_{ii}|\le\max(n,k)\,\epsilon_\text{mach}\max_i|R_{ii}|`
+    (QR's backward error is a small multiple of that), instead of taking the LAPACK's choice.
+    The sign is taken as +1 where :math:`R_{ii}\ge0` (``np.sign`` would give 0 for a zero one)."""
+    A = np.asarray(A, dtype=float)
+    n, k = A.shape
+    if not 1 <= k <= n:
+        raise ValueError(f"A must have 1 <= columns <= rows, got shape {A.shape}")
+    Q, R = np.linalg.qr(A)
+    d = np.abs(np.diag(R))
+    if not d.min() > max(n, k) * np.finfo(float).eps * d.max():
+        raise ValueError(f"A must have full column rank {k} for a unique orthonormal basis; "
+                         f"min |R_ii| / max |R_ii| = {d.min() / d.max() if d.max() > 0 else 0.0:.3g}")
+    return Q * np.where(np.diag(R) < 0, -1.0, 1.0)
+
+
 def _haar(rng, n, k):
-    Q, R = np.linalg.qr(rng.standard_normal((n, k)))
-    return Q * np.sign(np.diag(R))
+    return orthonormal_columns(rng.standard_normal((n, k)))
 
 
 def load_target_file(path, shape) -> np.ndarray:
@@ -192,6 +255,9 @@ def _mask(cfg, seed: int, shape) -> np.ndarray:
         m = np.zeros(n, dtype=bool)
         m[rng.choice(n, size=max(1, round(cfg.observed * n)), replace=False)] = True
         m = m.reshape(shape)
+    if not m.any():  # Bernoulli can draw no entry at all; N = |Ω| = 0 has no meaning
+        raise ValueError(f"observed = {cfg.observed!r} drew 0 observed entries of the {shape[0]}x{shape[1]} target "
+                         f"for seed {seed} (Bernoulli sampling); raise observed or d (|Ω| must be >= 1)")
     return m.astype(float)
 
 
@@ -232,7 +298,9 @@ def make_problem(cfg, seeds: list[int], device: torch.device) -> Problem:
         return Problem("movielens", target, cfg.loss, None, None, None, mask=mask, test_mask=test,
                        surrogate=target * mask)
     Us, Ss, Vs = zip(*(_target(cfg, s) for s in seeds))
-    Ms = [(U * S) @ V.T for U, S, V in zip(Us, Ss, Vs)]
+    # a file target is that file's matrix (its top-r singular pairs are only tracked); the others are rank r
+    Ms = ([load_target_file(cfg.target_file, cfg.shape)] * len(seeds) if cfg.target == "file"
+          else [(U * S) @ V.T for U, S, V in zip(Us, Ss, Vs)])
     target, U, S, V = to(Ms), to(Us), to(Ss), to(Vs)
     if cfg.problem == "factorization":
         return Problem("factorization", target, cfg.loss, U, S, V, surrogate=target)
@@ -284,10 +352,18 @@ def load_movielens(path: str | os.PathLike | None = None) -> np.ndarray:
 
 
 def _movielens_split(R: np.ndarray, seed: int, test_fraction: float = 0.2):
-    """Seeded split of the ratings: (train mask, test mask)."""
+    """Seeded split of the ratings: (train mask, test mask), each with at least one rating.
+
+    An item (or user) may have no rating in the training split: the runs handle such empty rows
+    and columns explicitly (AltMin gives them exactly zero factor rows; under GD the
+    loss gradient is exactly zero there)."""
     idx = np.flatnonzero(R)
+    n_test = round(test_fraction * idx.size)
+    if not 1 <= n_test < idx.size:
+        raise ValueError(f"test_fraction = {test_fraction!r} of {idx.size} ratings gives {n_test} test ratings; "
+                         f"it must leave between 1 and {idx.size - 1}")
     rng = np.random.default_rng([seed, 4])
-    test = rng.choice(idx, size=round(test_fraction * idx.size), replace=False)
+    test = rng.choice(idx, size=n_test, replace=False)
     tr = np.zeros(R.size)
     tr[idx] = 1.0
     tr[test] = 0.0

@@ -17,7 +17,7 @@ from scipy.optimize import brentq
 from scipy.special import hyp2f1
 
 from . import checks
-from .flow import _F, flow_time
+from .flow import _F, _flow_time, _initial_value
 
 __all__ = ["fit_time", "fit_time_asymptotic", "escape_constant", "incremental_schedule", "IncrementalSchedule"]
 
@@ -55,11 +55,11 @@ def fit_time(sigma_star, *, depth: int, eps, delta: float = 0.01, alpha: float =
     e = float(checks.positive("eps", eps))
     d = checks.open_unit("delta", delta)
     a = float(checks.positive("alpha", alpha))
-    p0, p1 = e**L, (1.0 - d) * s
+    p0, p1 = _initial_value(e, L), (1.0 - d) * s
     done = p0 >= p1
     if a == 1.0 or L == 2:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = flow_time(s, p0, np.maximum(p1, p0), depth=L, q_to=np.where(done, 1.0 - p0 / s, d))
+        with np.errstate(invalid="ignore", divide="ignore"):  # the `done` entries are replaced below
+            t = _flow_time(s, p0, np.maximum(p1, p0), L, q_to=np.where(done, 1.0 - p0 / s, d))
         t = np.where(done, 0.0, t) / (a if L == 2 else 1.0)
     else:
         t = np.vectorize(lambda sv: _fit_time_alpha(sv, L, e, d, a), otypes=[float])(s)

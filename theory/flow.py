@@ -91,12 +91,35 @@ def flow_time(sigma, p_from, p_to, *, depth: int, q_to=None):
     Args:
         sigma, p_from, p_to: broadcastable arrays, ``0 < p_from <= p_to < sigma``.
         depth: L >= 2.
-        q_to: optionally :math:`1-p_1/\sigma` given directly (keeps precision near σ).
+        q_to: optionally :math:`1-p_1/\sigma` given directly (keeps precision near σ), in (0, 1];
+            then ``p_to <= sigma`` is allowed (p_to may round to σ while q_to > 0 does not).
+
+    Raises:
+        ValueError: outside these ranges — at the boundaries the time is infinite (p_from = 0:
+        p = 0 is a fixed point; p_to = σ: reached only as t → ∞) or undefined (σ = 0).
     """
     L = checks.depth(depth)
-    s = np.asarray(sigma, dtype=float)
-    p0 = np.asarray(p_from, dtype=float)
-    p1 = np.asarray(p_to, dtype=float)
+    s = checks.positive("sigma", sigma)
+    p0 = checks.positive("p_from", p_from)
+    p1 = checks.positive("p_to", p_to)
+    lo, hi = np.broadcast_arrays(p0, p1)
+    if np.any(hi < lo):
+        k = np.flatnonzero(hi < lo)[0]
+        raise ValueError(f"p_to must be >= p_from, got p_to = {float(hi.ravel()[k])!r} < p_from = {float(lo.ravel()[k])!r}")
+    if q_to is None:
+        if np.any(p1 >= s):
+            raise ValueError(f"p_to must be < sigma (the flow reaches sigma only as t -> inf), got p_to/sigma = "
+                             f"{float(np.max(p1 / s))!r}")
+    else:
+        q = np.asarray(q_to, dtype=float)
+        if np.any(~np.isfinite(q) | (q <= 0) | (q > 1)) or np.any(p1 > s):
+            raise ValueError(f"q_to must be in (0, 1] with p_to <= sigma, got q_to = {float(np.min(q))!r}")
+    return _flow_time(s, p0, p1, L, q_to)
+
+
+def _flow_time(s, p0, p1, L: int, q_to=None):
+    """:func:`flow_time` without the argument checks (callers that mask their own boundary cases)."""
+    s, p0, p1 = (np.asarray(x, dtype=float) for x in (s, p0, p1))
     w0, w1 = p0 / s, p1 / s
     q0 = 1.0 - w0
     q1 = 1.0 - w1 if q_to is None else np.asarray(q_to, dtype=float)
@@ -114,13 +137,21 @@ def beta_flow(p0, times, *, depth: int, alpha: float = 1.0):
     :math:`\dot\beta=-\beta^{2L-1}` gives
     :math:`\beta(t)=\big(\beta_0^{-(2L-2)}+(2L-2)t\big)^{-1/(2L-2)}`, and p = β^L. For L = 2
     with outer step α the time is rescaled, t → αt. (For L >= 3 and α ≠ 1 use the ODE.)
+    ``p0 = 0`` is the flow's fixed point: p(t) = 0 exactly (not through 0^{-(2L-2)} = inf).
+    Args: p0 >= 0 finite; times finite >= 0 (any shape broadcastable with p0); alpha > 0.
     """
     L = checks.depth(depth)
     t = np.asarray(times, dtype=float)
-    lam0 = np.asarray(p0, dtype=float) ** (1.0 / L)
+    if np.any(~np.isfinite(t) | (t < 0)):
+        raise ValueError(f"times must be finite and >= 0, got {float(t[~np.isfinite(t) | (t < 0)].ravel()[0])!r}")
+    p = checks.positive("p0", p0, allow_zero=True)
+    a = float(checks.positive("alpha", alpha))
     if L == 2:
-        t = alpha * t
-    return (lam0 ** (-(2 * L - 2)) + (2 * L - 2) * t) ** (-L / (2 * L - 2))
+        t = a * t
+    pos = p > 0
+    lam0 = np.where(pos, p, 1.0) ** (1.0 / L)
+    out = (lam0 ** (-(2 * L - 2)) + (2 * L - 2) * t) ** (-L / (2 * L - 2))
+    return np.where(pos, out, 0.0)
 
 
 def aligned_mode_flow(sigma, p0, times, *, depth: int):
@@ -140,8 +171,10 @@ def aligned_mode_flow(sigma, p0, times, *, depth: int):
     """
     L = checks.depth(depth)
     t = _times(times)
-    s = np.atleast_1d(np.asarray(sigma, dtype=float))
-    p0 = np.broadcast_to(np.asarray(p0, dtype=float), s.shape)
+    s = checks.sigma_star(sigma, allow_zero=True)
+    if s.ndim != 1:
+        raise ValueError(f"sigma must be 1-D, got shape {s.shape}")
+    p0 = np.broadcast_to(checks.positive("p0", p0), s.shape)
     out = np.empty((t.size, s.size))
     zero = s == 0
     if np.any(zero):
@@ -158,7 +191,7 @@ def aligned_mode_flow(sigma, p0, times, *, depth: int):
     tt = np.broadcast_to(t[:, None], (t.size, sg.size))
     SG, PP = np.broadcast_to(sg, tt.shape), np.broadcast_to(pp, tt.shape)
     s0 = np.log(PP / (SG - PP))
-    T = lambda z: flow_time(SG, PP, SG * expit(z), depth=L, q_to=expit(-z))  # noqa: E731
+    T = lambda z: _flow_time(SG, PP, SG * expit(z), L, q_to=expit(-z))  # noqa: E731
     # Bracket: dT/ds >= 1/(L sigma^(2-2/L)), so s0 + t L sigma^(2-2/L) + 1 is an upper bound.
     lo = s0.copy()
     hi = s0 + tt * L * SG ** (2.0 - 2.0 / L) + 1.0
@@ -235,7 +268,7 @@ def flow_spectrum(
     checks.choice("method", method, ("auto", "ode"))
     t = _times(times)
     sig = np.concatenate([sig, np.zeros(R - sig.size)])
-    p0 = e0**L
+    p0 = _initial_value(e0, L)
     closed = method == "auto" and (al == 1.0 or L == 2) and np.all(p0 < sig[sig > 0])
     if closed:
         return aligned_mode_flow(sig, p0, al * t if L == 2 else t, depth=L)
@@ -269,7 +302,7 @@ def wide_flow_spectrum(
     e0 = float(checks.positive("eps", eps))
     d = checks.rank_hat(dim, sig.size)
     checks.choice("init", init, ("proof", "eq3"))
-    p0 = e0**L if init == "proof" else e0 ** (L / 2)
+    p0 = _initial_value(e0, L) if init == "proof" else _initial_value(e0, L / 2)
     sig = np.concatenate([sig, np.zeros(d - sig.size)])
     return aligned_mode_flow(sig, p0, times, depth=L)
 
@@ -307,6 +340,15 @@ def balance_invariants(weights, step_scales=None):
     if sc.shape != (len(Ws),):
         raise ValueError(f"step_scales must have one entry per layer ({len(Ws)}), got shape {sc.shape}")
     return [Ws[i + 1].T @ Ws[i + 1] / sc[i + 1] - Ws[i] @ Ws[i].T / sc[i] for i in range(len(Ws) - 1)]
+
+
+def _initial_value(eps: float, power: float) -> float:
+    """ε^power, refused when it underflows to 0 in float64 (p = 0 is a fixed point of the flow)."""
+    p0 = eps**power
+    if not p0 > 0:
+        raise ValueError(f"eps = {eps!r} gives eps**{power:g} = 0 in float64 (underflow); eps must be > "
+                         f"{np.finfo(float).smallest_normal ** (1.0 / power):.3g}")
+    return p0
 
 
 def _times(times) -> np.ndarray:

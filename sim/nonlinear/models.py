@@ -44,7 +44,19 @@ def orthonormal_completion(lead: torch.Tensor | None, n: int, k: int, gen: torch
     if lead is not None and lead.shape[1]:
         R = torch.cat([lead.double(), R[:, lead.shape[1]:]], 1)
     Q, Rr = torch.linalg.qr(R)
-    return Q * torch.sign(torch.diagonal(Rr))  # keeps the leading columns' signs (QR is unique up to them)
+    d = torch.diagonal(Rr).abs()
+    if not float(d.min()) > max(n, k) * torch.finfo(torch.float64).eps * float(d.max()):
+        raise ValueError(f"lead and the random completion must have full column rank {k}; "
+                         "a rank-deficient lead leaves Q's extra columns to the LAPACK")
+    # keeps the leading columns' signs (QR is unique up to them); +1 where R_ii >= 0, never 0
+    return Q * torch.where(torch.diagonal(Rr) < 0, -1.0, 1.0).to(Q.dtype)
+
+
+def _sign_fixed_rows(Vh: torch.Tensor) -> torch.Tensor:
+    """Rows of Vh with the sign that makes each row's largest-magnitude entry positive (the first
+    one on a tie): an SVD fixes singular vectors only up to sign, and LAPACKs choose differently."""
+    idx = Vh.abs().argmax(dim=1, keepdim=True)
+    return Vh * torch.where(torch.gather(Vh, 1, idx) < 0, -1.0, 1.0).to(Vh.dtype)
 
 
 class Penultimate(nn.Module):
@@ -77,8 +89,12 @@ class Penultimate(nn.Module):
         gen = gen if gen is not None else torch.Generator().manual_seed(0)
         lead = None
         if m_corr is not None:
-            _, _, Vh = torch.linalg.svd(m_corr.double(), full_matrices=False)
-            lead = Vh[: min(self.rank_hat, Vh.shape[0])].T
+            _, S, Vh = torch.linalg.svd(m_corr.double(), full_matrices=False)
+            # only singular vectors of nonzero singular values (NumPy's matrix_rank cutoff): those of
+            # a zero one (a class absent from the batch, rank X < d_y) are the LAPACK's arbitrary choice
+            cut = max(m_corr.shape) * torch.finfo(torch.float64).eps * float(S[0]) if S.numel() else 0.0
+            rank = int((S > cut).sum()) if S.numel() and float(S[0]) > 0 else 0
+            lead = _sign_fixed_rows(Vh[: min(self.rank_hat, rank)]).T
         V = orthonormal_completion(lead, self.d_in, self.rank_hat, gen)
         U = orthonormal_completion(None, self.d_out, self.rank_hat, gen)
         W3, W4, W5 = self.factors
