@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name):  # sympy costs ~0.5 s to import: load `theory.symbolic` on first use
+def __getattr__(name):  # sympy is slow to import: load `theory.symbolic` on first use
     if name == "symbolic":
         import importlib
 

@@ -9,13 +9,16 @@ Section 2.3 of the paper (SPEC §3): with ρ the ReLU,
 * **dln**: three bias-free ``h × h`` factors and one bias (Huh et al.'s linear over-parameterization);
 * **cdln**: Algorithm 1 applied to that product, widths ``h → r̂ → r̂ → h`` with r̂ = 4 d_y:
   :math:`\widetilde W_3=\epsilon V^\top`, :math:`\widetilde W_4=\epsilon I_{\hat r}`,
-  :math:`\widetilde W_5=\epsilon U`, with V's leading columns the top right singular vectors of
+  :math:`\widetilde W_5=\epsilon U`, with V's leading columns the top right singular vectors (those of
+  nonzero singular values, each with its largest entry made positive, so no LAPACK's sign or
+  null-space choice enters) of
   :math:`M^{\rm corr}=YX^\top\in\mathbb R^{d_y\times h}` (X the layer's inputs at init on a batch of
   training images, Y their one-hot labels) completed by a random orthonormal basis, and U random
   orthonormal (M^corr's left singular vectors live in the label space, whose size d_y ≠ h).
   The outer factors step at α·lr (parameter groups, :func:`param_groups`).
 
-The MLP's widths follow Table 1 exactly: h = 784 gives 1.85 M / 3.08 M / 1.30 M parameters.
+The MLP's widths follow Table 1 exactly: h = 784 gives 1.85 M / 3.08 M / 1.30 M parameters
+(Table 1's counts; :func:`param_count` computes them and tests/test_nonlinear.py checks them).
 The ViT (patch embedding, pre-norm blocks of multi-head self-attention and MLP) applies the same three
 variants to the last linear layer of its last MLP block.
 """
