@@ -10,8 +10,8 @@ Section 2.3 of the paper (SPEC §3): with ρ the ReLU,
 * **cdln**: Algorithm 1 applied to that product, widths ``h → r̂ → r̂ → h`` with r̂ = 4 d_y:
   :math:`\widetilde W_3=\epsilon V^\top`, :math:`\widetilde W_4=\epsilon I_{\hat r}`,
   :math:`\widetilde W_5=\epsilon U`, with V's leading columns the top right singular vectors (those of
-  nonzero singular values, each with its largest entry made positive, so no LAPACK's sign or
-  null-space choice enters) of
+  nonzero singular values only, so no LAPACK's null-space choice enters; their signs are still the
+  LAPACK's) of
   :math:`M^{\rm corr}=YX^\top\in\mathbb R^{d_y\times h}` (X the layer's inputs at init on a batch of
   training images, Y their one-hot labels) completed by a random orthonormal basis, and U random
   orthonormal (M^corr's left singular vectors live in the label space, whose size d_y ≠ h).
@@ -55,12 +55,6 @@ def orthonormal_completion(lead: torch.Tensor | None, n: int, k: int, gen: torch
     return Q * torch.where(torch.diagonal(Rr) < 0, -1.0, 1.0).to(Q.dtype)
 
 
-def _sign_fixed_rows(Vh: torch.Tensor) -> torch.Tensor:
-    """Rows of Vh with the sign that makes each row's largest-magnitude entry positive (the first
-    one on a tie): an SVD fixes singular vectors only up to sign, and LAPACKs choose differently."""
-    idx = Vh.abs().argmax(dim=1, keepdim=True)
-    return Vh * torch.where(torch.gather(Vh, 1, idx) < 0, -1.0, 1.0).to(Vh.dtype)
-
 
 class Penultimate(nn.Module):
     """The penultimate linear map ``d_in → d_out`` in one of the three variants."""
@@ -97,7 +91,7 @@ class Penultimate(nn.Module):
             # a zero one (a class absent from the batch, rank X < d_y) are the LAPACK's arbitrary choice
             cut = max(m_corr.shape) * torch.finfo(torch.float64).eps * float(S[0]) if S.numel() else 0.0
             rank = int((S > cut).sum()) if S.numel() and float(S[0]) > 0 else 0
-            lead = _sign_fixed_rows(Vh[: min(self.rank_hat, rank)]).T
+            lead = Vh[: min(self.rank_hat, rank)].T
         V = orthonormal_completion(lead, self.d_in, self.rank_hat, gen)
         U = orthonormal_completion(None, self.d_out, self.rank_hat, gen)
         W3, W4, W5 = self.factors
