@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     rn = sub.add_parser("run", help="run GD (or AltMin, or the gradient flow) on a problem; results in runs/<hash>/")
     add_run_flags(rn)
 
+    from .sweep_cmd import add_sweep_flags
+
+    sw = sub.add_parser("sweep", help="run a grid of runs on a Dask cluster; one parquet row per (config, seed)")
+    add_sweep_flags(sw)
+
     vf = sub.add_parser("verify", help="check every claim of the paper; writes docs/verification.md/.json")
     vf.add_argument("--profile", default="ci", choices=("ci", "dev", "deep"),
                     help="hypothesis profile: ci (bounded, derandomized), dev, deep (hours)")
@@ -107,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         from .run_cmd import run_command
 
         return run_command(args, parser)
+    if args.command == "sweep":
+        from .sweep_cmd import sweep_command
+
+        return sweep_command(args, parser)
     return 2  # pragma: no cover  (argparse enforces a known command)
 
 

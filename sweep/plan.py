@@ -1,0 +1,124 @@
+"""From a spec's run points to the work left: what the store already holds, and batches of the rest.
+
+Points that differ only in their seed become one batched run (``RunConfig.seeds``: the engine's
+batched GD, bitwise equal per seed to the single runs) of at most ``max_batch`` consecutive seeds.
+A point is *done* when the store holds its single run (``cdln run --seed s``, or a seed whose batch
+diverged and was rerun alone), its planned batch, or a record that it diverged. Gradient descent with
+a tolerance stop (``tol > 0``) is not batched: a batch stops when every seed is below ``tol``, a
+single run when its own seed is, so the two would not agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import theory
+from sim import RunConfig, widths_of
+
+from .store import Store
+
+__all__ = ["Batch", "Plan", "make_plan", "step_macs", "matmul_rate"]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One task: a run of ``config.seeds`` consecutive seeds (``points``: their single configs)."""
+
+    config: RunConfig
+    points: tuple
+
+    @property
+    def key(self) -> str:
+        return self.config.key()
+
+
+@dataclass(frozen=True)
+class Plan:
+    points: tuple          #: every (config, seed), in spec order
+    done: dict             #: single key -> (store key, kind) for points the store answers: kind completed|diverged
+    todo: tuple            #: Batches to run
+
+    @property
+    def n_todo_runs(self) -> int:
+        return sum(len(b.points) for b in self.todo)
+
+
+def _group_key(cfg: RunConfig) -> str:
+    return dataclasses.replace(cfg, seed=0, seeds=1).key()
+
+
+def make_plan(points, store: Store, max_batch: int) -> Plan:
+    groups: dict[str, list[RunConfig]] = {}
+    for p in points:
+        groups.setdefault(_group_key(p), []).append(p)
+    done, todo = {}, []
+    for members in groups.values():
+        left = []
+        for p in sorted(members, key=lambda c: c.seed):
+            k = p.key()
+            if store.has_run(k):
+                done[k] = (k, "completed")
+            elif store.diverged(k) is not None:
+                done[k] = (k, "diverged")
+            else:
+                left.append(p)
+        batchable = left and (left[0].tol == 0 or left[0].mode == "flow")
+        chunks, cur = [], []
+        for p in left:
+            if cur and (not batchable or p.seed != cur[-1].seed + 1 or len(cur) >= max_batch):
+                chunks.append(cur)
+                cur = []
+            cur.append(p)
+        if cur:
+            chunks.append(cur)
+        for ch in chunks:
+            cfg = dataclasses.replace(ch[0], seeds=len(ch)) if len(ch) > 1 else ch[0]
+            if len(ch) > 1 and store.has_run(cfg.key()):
+                done.update({p.key(): (cfg.key(), "completed") for p in ch})
+            else:
+                todo.append(Batch(cfg, tuple(ch)))
+    return Plan(points=tuple(points), done=done, todo=tuple(todo))
+
+
+# ------------------------------------------------------------------ cost estimate (theory's model)
+def step_macs(cfg: RunConfig) -> int | None:
+    """Multiply-accumulates of one GD step of one seed (``theory.gd_step_macs`` on the run's widths;
+    sensing adds its measurement operator, m·n1·n2 forward and back). ``None``: AltMin and the flow
+    have no per-step model in ``theory``."""
+    if cfg.model == "altmin" or cfg.mode == "flow":
+        return None
+    ws = widths_of(cfg)
+    factored = cfg.problem == "factorization" and 4 * ws[-2] <= min(cfg.shape)  # sim.uses_factored_step's rule
+    macs = theory.gd_step_macs(ws, factored=factored)
+    if cfg.problem == "sensing":
+        macs += 2 * cfg.measurements * cfg.shape[0] * cfg.shape[1]
+    return macs
+
+
+def matmul_rate(seconds: float = 0.2, n: int = 100) -> float:
+    """Multiply-accumulates per second of float64 100x100 batched products on this machine (torch),
+    timed for about ``seconds``: the rate a d = 100 GD step can reach at best."""
+    import torch
+
+    a = torch.randn(4, n, n, dtype=torch.float64)
+    torch.bmm(a, a)
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        torch.bmm(a, a)
+        reps += 1
+    return reps * 4 * n ** 3 / (time.perf_counter() - t0)
+
+
+def cost_estimate(plan: Plan) -> dict:
+    """Total MACs of the work left (every step of every seed) and the runs the model cannot price."""
+    macs, unpriced = 0, 0
+    for b in plan.todo:
+        m = step_macs(b.config)
+        if m is None:
+            unpriced += len(b.points)
+        else:
+            macs += m * b.config.steps * len(b.points)
+    return {"macs": macs, "unpriced_runs": unpriced}
+
