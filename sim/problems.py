@@ -206,6 +206,14 @@ def _target(cfg, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     M = load_target_file(cfg.target_file, (n1, n2))
     U, S, Vt = np.linalg.svd(M, full_matrices=False)
     r = cfg.rank
+    # the tracked pairs must be defined by the matrix, not by the LAPACK: σ_r nonzero and apart from
+    # σ_{r+1}, beyond the SVD's backward error max(n1, n2)·eps·σ_1
+    tol = max(n1, n2) * np.finfo(float).eps * S[0]
+    nxt = S[r] if r < S.size else 0.0
+    if not (S[r - 1] > tol and S[r - 1] - nxt > tol):
+        raise DataError(f"rank = {r} does not fit target_file {str(cfg.target_file)!r}: its singular values "
+                        f"σ_{r} = {S[r - 1]:.6g} and σ_{r + 1} = {nxt:.6g} are not separated (by more than "
+                        f"{tol:.3g}), so its top-{r} singular vectors are not defined; choose another --rank")
     return U[:, :r], S[:r], Vt[:r].T
 
 

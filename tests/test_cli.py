@@ -192,3 +192,13 @@ def test_a_target_file_is_identified_by_its_bytes_not_its_path(target_file, tmp_
     assert sim.RunConfig(target_file=str(tmp_path / "copy" / "other-name.npy"), rank=2, rank_hat=2).key() == k
     np.save(path, M + 1e-16 * np.abs(M).max())  # one bit is another target
     assert sim.RunConfig(target_file=str(path), rank=2, rank_hat=2).key() != k
+
+
+def test_a_rank_beyond_the_files_rank_is_refused(target_file, capsys):
+    """M has rank 3: its 4th singular pair is the LAPACK's choice of null vector, so tracking it is refused."""
+    path, _ = target_file
+    assert "rank = 4 does not fit target_file" in _cli_error(capsys, "--target-file", str(path), "--rank", "4",
+                                                             "--rank-hat", "4")
+    np.save(path.parent / "tie.npy", np.diag([2.0, 1.0, 1.0, 0.5]))
+    assert "not separated" in _cli_error(capsys, "--target-file", str(path.parent / "tie.npy"), "--rank", "2",
+                                         "--rank-hat", "2")

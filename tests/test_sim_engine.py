@@ -151,7 +151,7 @@ def test_altmin_recovers_an_easy_completion_problem():
     cfg = sim.RunConfig(problem="completion", model="altmin", d=30, rank=2, rank_hat=2, observed=0.5, steps=30,
                         log_every=10)
     tr, _ = sim.execute(cfg)
-    # exact recovery: the LS iterations converge linearly to rounding level (ridge 1e-12)
+    # exact recovery: the LS iterations converge linearly to rounding level (exact minimum-norm least squares)
     assert tr.metrics["recovery_error"][-1][0] < 1e-8 < tr.metrics["recovery_error"][0][0]
 
 

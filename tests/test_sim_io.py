@@ -150,7 +150,7 @@ def test_movielens_run_reports_test_error_and_rmse(model):
     rmse = np.stack(tr.metrics["test_rmse"])[:, 0]
     assert np.all(np.isfinite(rmse)) and rmse[-1] < 5.0  # ratings are 1..5
     if model == "altmin":
-        # each least-squares half-step cannot increase the training loss (up to the 1e-12 ridge);
+        # each least-squares half-step cannot increase the training loss (exact least squares, up to rounding);
         # the held-out RMSE may rise: unregularised ALS overfits sparsely rated items
         loss = np.stack(tr.metrics["train_loss"])[:, 0]
         assert np.all(np.diff(loss) <= 1e-9 * loss[0])

@@ -92,6 +92,10 @@ class Penultimate(nn.Module):
             cut = max(m_corr.shape) * torch.finfo(torch.float64).eps * float(S[0]) if S.numel() else 0.0
             rank = int((S > cut).sum()) if S.numel() and float(S[0]) > 0 else 0
             lead = Vh[: min(self.rank_hat, rank)].T
+            # a singular vector's sign is the LAPACK's choice, and W̃_5 is drawn independently of M^corr's
+            # left vectors, so the sign would change the network: fix it (largest-magnitude entry > 0)
+            pick = lead.abs().argmax(dim=0)
+            lead = lead * torch.where(lead[pick, torch.arange(lead.shape[1])] < 0, -1.0, 1.0).to(lead.dtype)
         V = orthonormal_completion(lead, self.d_in, self.rank_hat, gen)
         U = orthonormal_completion(None, self.d_out, self.rank_hat, gen)
         W3, W4, W5 = self.factors
