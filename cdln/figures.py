@@ -49,12 +49,14 @@ def load(path: Path):
     return mod
 
 
-def make_figure(name: str, path: Path, *, fast: bool, runs_root: Path, out_dir: Path, quiet=False) -> dict:
-    """Run one figure script; returns its JSON payload."""
+def make_figure(name: str, path: Path, *, fast: bool, runs_root: Path, out_dir: Path, quiet=False,
+                settings: dict | None = None) -> dict:
+    """Run one figure script; returns its JSON payload. ``settings`` replaces the script's FAST or
+    FULL settings (a smaller check of the same script; the JSON records what was used)."""
     from .plotting import Context
 
     mod = load(path)
-    settings = dict(mod.FAST if fast else mod.FULL)
+    settings = dict(settings if settings is not None else mod.FAST if fast else mod.FULL)
     ctx = Context(name=name, fast=fast, settings=settings, runs_root=runs_root, out_dir=out_dir, quiet=quiet)
     t0 = time.perf_counter()
     fig, data, notes = mod.make(ctx)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import sys
 import tempfile
 import time
@@ -29,7 +30,7 @@ from sim.io import atomic_write_text  # noqa: E402
 
 __all__ = ["COLORS", "LABELS", "Context", "plt", "mean_metric", "error_panels", "sv_panel", "align_panel", "fit_steps",
            "SYNTH_FULL", "SYNTH_FAST", "subset", "target_sigma", "incremental_figure", "comparison_figure",
-           "PENULTIMATE_FULL", "PENULTIMATE_FAST", "penultimate_runs"]
+           "PENULTIMATE_FULL", "PENULTIMATE_FAST", "penultimate_runs", "png_size"]
 
 #: the same colour for each network in every figure
 COLORS = {"wide": "#1f4e9c", "compressed": "#d1495b", "altmin": "#2a9d55", "theory": "#222222",
@@ -84,9 +85,18 @@ class Context:
             if os.path.exists(tmp):
                 os.remove(tmp)
         plt.close(fig)
-        payload = {**meta, "settings": self.settings, "runs": self.runs_used, "data": _plain(data)}
+        payload = {**meta, "png_size": list(png_size(png)), "settings": self.settings, "runs": self.runs_used,
+                   "data": _plain(data)}
         atomic_write_text(js, json.dumps(payload, indent=1, allow_nan=True))
         return png, js
+
+
+def png_size(path) -> tuple[int, int]:
+    """(width, height) in pixels, from the PNG's header (the IHDR chunk that must come first)."""
+    head = Path(path).read_bytes()[:24]
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        raise ValueError(f"{path} is not a PNG file")
+    return struct.unpack(">II", head[16:24])
 
 
 def _plain(x):

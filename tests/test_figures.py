@@ -5,9 +5,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import theory
 from cdln import figures
+from cdln.plotting import plt, png_size
+from verify.corollary import instance
+from verify.tolerance import ulps
 
 ROOT = Path(__file__).resolve().parents[1]
 FIG_DIR = ROOT / "docs" / "figures"
@@ -17,16 +22,35 @@ PAPER_FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8",
 NEW_FIGURES = ["ode-vs-gd", "theorem2-map", "corollary1-gap"]
 
 
-def test_every_figure_the_issue_lists_has_a_script_and_a_committed_output():
+def test_every_figure_the_issue_lists_has_a_script_and_committed_outputs_drawn_with_its_settings():
     found = figures.discover(FIG_DIR)
     for name in PAPER_FIGURES + NEW_FIGURES:
         assert name in found, name
         meta = json.loads((FIG_DIR / f"{name}.json").read_text())
-        assert meta["name"] == name and meta["notes"] and meta["settings"], name
-        assert (FIG_DIR / f"{name}.png").stat().st_size > 10_000, name  # a real plot, not an empty canvas
+        mod = figures.load(found[name])
+        assert meta["name"] == name and meta["title"] == mod.TITLE and meta["notes"], name
+        # the committed picture was drawn with the script's current settings (fast or full, as it says)
+        assert meta["settings"] == json.loads(json.dumps(mod.FAST if meta["fast"] else mod.FULL)), name
+        img = plt.imread(FIG_DIR / f"{name}.png")
+        assert img.ndim == 3 and min(img.shape[:2]) > 200 and float(img[..., :3].std()) > 0.01, name  # not blank
     # natural order: fig2 before fig10, tables after figures, new figures last
     order = list(found)
     assert order.index("fig2") < order.index("fig10") < order.index("table3") < order.index("ode-vs-gd")
+
+
+@pytest.mark.parametrize("name", ["ode-vs-gd", "corollary1-gap"])
+def test_committed_notes_are_recomputed_from_their_own_plotted_numbers(name):
+    """The notes beside a picture say what its JSON's numbers say (nothing typed, nothing stale)."""
+    meta = json.loads((FIG_DIR / f"{name}.json").read_text())
+    mod = figures.load(figures.discover(FIG_DIR)[name])
+    assert mod.notes_from(meta["data"], meta["settings"]) == meta["notes"]
+
+
+def _check_png(out, name, meta_json):
+    png = out / f"{name}.png"
+    img = plt.imread(png)  # decodes (Pillow), independently of the header read that stated the size
+    assert [img.shape[1], img.shape[0]] == meta_json["png_size"] == list(png_size(png))
+    assert float(img[..., :3].std()) > 0.01  # something is drawn
 
 
 def test_every_script_defines_fast_and_full_settings():
@@ -65,9 +89,21 @@ def test_one_figure_end_to_end_writes_png_json_and_reuses_its_runs(tmp_path):
     data = json.loads((out / "ode-vs-gd.json").read_text())
     assert data["command"] == "cdln figures --fast ode-vs-gd" and not any(r["cached"] for r in data["runs"])
     assert sorted(p.name for p in out.iterdir()) == ["ode-vs-gd.json", "ode-vs-gd.png"]  # no temporaries left
-    # the measured O(η) slope is in the notes, computed from the runs (GD vs flow: 1 within 5%)
-    slope = float(meta["notes"][0].split(": ")[1].split()[0])
-    assert abs(slope - 1.0) < 0.05
+    _check_png(out, "ode-vs-gd", data)
+    # the plotted numbers: η = fraction·η_c from theory, and the notes follow from them
+    s = data["settings"]
+    eta_c = theory.critical_step_size(s["sigma"][0], depth=s["depth"])
+    assert [r["fraction"] for r in data["data"]["rows"]] == pytest.approx(s["fractions"], rel=1e-5)
+    assert [r["eta"] for r in data["data"]["rows"]] == pytest.approx([f * eta_c for f in s["fractions"]], rel=1e-5)
+    assert figures.load(path).notes_from(data["data"], s) == meta["notes"]
+    # the measured O(η) slope of GD against the flow (1 within 5 %), and GD = recurrence to rounding
+    rows = data["data"]["rows"]
+    slope = np.polyfit(np.log([r["eta"] for r in rows]), np.log([r["gap_flow"] for r in rows]), 1)[0]
+    assert abs(slope - 1.0) < 0.05 and f"{slope:.3f}" in meta["notes"][0]
+    # GD = the recurrence to rounding: at most one ulp of σ*_1 a step (the map contracts below η_c) over
+    # the longest run's steps; a wrong recurrence departs by O(η), orders of magnitude more
+    steps = max(np.ceil(data["data"]["T"] / r["eta"]) for r in rows)
+    assert max(r["gap_recurrence"] for r in rows) < ulps(steps) * s["sigma"][0]
     again = figures.make_figure("ode-vs-gd", path, fast=True, runs_root=runs, out_dir=out, quiet=True)
     assert all(r["cached"] for r in json.loads((out / "ode-vs-gd.json").read_text())["runs"])
     assert again["notes"] == meta["notes"]
@@ -78,3 +114,23 @@ def test_gallery_lists_each_figure_with_command_and_settings(tmp_path):
     text = page.read_text()
     for name in PAPER_FIGURES + NEW_FIGURES:
         assert f"(figures/{name}.png)" in text and f"cdln figures --fast {name}" in text, name
+
+
+def test_corollary_gap_figure_end_to_end_plots_what_the_verification_measures(tmp_path):
+    """corollary1-gap with a few draws: the plotted gaps are theory's for the overlap that sim measures
+    (the same numbers verify.corollary compares with the matrices), and the notes follow from them."""
+    path = figures.discover(FIG_DIR)["corollary1-gap"]
+    mod = figures.load(path)
+    meta = figures.make_figure("corollary1-gap", path, fast=True, runs_root=tmp_path / "runs", out_dir=tmp_path,
+                               quiet=True, settings=dict(mod.FAST, draws=12))
+    data = json.loads((tmp_path / "corollary1-gap.json").read_text())
+    _check_png(tmp_path, "corollary1-gap", data)
+    s = data["settings"]
+    for scaling in ("proof", "eq3"):
+        want = [instance(np.array(s["sigma"]), d=s["d"], rank_hat=s["rank_hat"], depth=s["depth"], eps=s["eps"],
+                         scaling=scaling, aligned=False, seed=k) for k in range(s["draws"])]
+        # the JSON keeps 6 significant digits
+        assert data["data"][scaling] == pytest.approx([w["gap_theory"] for w in want], rel=1e-5)
+        # theory's gap agrees with the gap measured on the matrices (256 ulps of the error scale, as verify)
+        assert all(abs(w["gap_theory"] - w["gap_measured"]) <= ulps(256) * w["scale"] for w in want)
+    assert mod.notes_from(data["data"], s) == meta["notes"] and "of 12 draws" in meta["notes"][0]

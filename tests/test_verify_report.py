@@ -46,3 +46,26 @@ def test_cdln_verify_needs_the_repository_root(tmp_path):
     r = subprocess.run([sys.executable, "-m", "cdln", "verify"], capture_output=True, text=True, cwd=tmp_path,
                        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "repository root" in r.stderr
+
+
+def test_every_bound_a_condition_quotes_is_asserted_by_a_claim_test():
+    """claims.py's bounds are quoted by the condition texts and imported by the tests that assert them."""
+    import ast
+
+    import verify.claims as claims
+
+    bounds = [n for n, v in vars(claims).items() if n.isupper() and isinstance(v, (int, float))]
+    assert len(bounds) >= 10
+    used = {}
+    for f in sorted((ROOT / "verify").glob("test_*.py")):
+        tree = ast.parse(f.read_text())
+        alias = {a.asname or a.name: a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 and node.module == "verify.claims" for a in node.names}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id in alias:
+                used.setdefault(alias[node.id], set()).add(f.name)
+    assert not [b for b in bounds if b not in used], "bounds no test uses"
+    text = " ".join(c.conditions for c in CLAIMS)
+    quoted = {b: any(q in text for q in (f"{getattr(claims, b):g}", claims._num(getattr(claims, b)),
+                                           f"{getattr(claims, b):.0%}")) for b in bounds}
+    assert all(quoted.values()), [b for b, q in quoted.items() if not q]

@@ -3,6 +3,7 @@
 - ``spectra``: strictly decreasing singular values with a guaranteed minimum relative gap.
 - ``depths``, ``epsilons``, ``alphas``: the hyperparameters Algorithm 1 allows.
 - ``step_fractions``: step sizes as a fraction of theory's critical step size.
+- ``monotone_steps``: (η/η_c, α) pairs whose compressed step is inside its monotone regime.
 - ``haar_orthogonal``: a Haar-random orthogonal matrix from an explicit seed.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import strategies as st
+
+import theory
 
 
 @st.composite
@@ -47,6 +50,31 @@ def alphas(lo: float = 0.5, hi: float = 10.0):
 def step_fractions(lo: float = 0.05, hi: float = 0.9):
     """η / η_c, drawn below the critical step size."""
     return st.floats(lo, hi)
+
+
+@st.composite
+def monotone_steps(draw, sigma_max: float, depth: int, eps: float, *, share: float, max_alpha: float = 8.0,
+                   lo: float = 0.05, hi: float = 0.9):
+    """(frac, α) with α in [1, max_alpha] and η = frac·η_c (the wide net's, α = 1) at most
+    share·η_c(α, ε), the compressed net's: α is drawn first (capped where no frac in [lo, ·] would
+    fit, η_c(α) falling as α grows), then frac in [lo, min(hi, share·η_c(α, ε)/η_c)]."""
+    crit = theory.critical_step_size(sigma_max, depth=depth)
+
+    def top(a):
+        return min(hi, share * theory.critical_step_size(sigma_max, depth=depth, alpha=a, eps=eps) / crit)
+
+    if top(1.0) < lo:
+        raise ValueError(f"no step fraction >= {lo} is below {share} η_c(α = 1) here")
+    a_lo, a_hi = 0.0, float(np.log(max_alpha))
+    if top(max_alpha) < lo:  # bisect log α for the largest α that still leaves room: top(α) >= lo
+        for _ in range(40):
+            mid = 0.5 * (a_lo + a_hi)
+            a_lo, a_hi = (mid, a_hi) if top(float(np.exp(mid))) >= lo else (a_lo, mid)
+        a_cap = a_lo
+    else:
+        a_cap = a_hi
+    alpha = float(np.exp(draw(st.floats(0.0, a_cap))))
+    return draw(st.floats(lo, max(lo, top(alpha)))), alpha
 
 
 def haar_orthogonal(n: int, seed: int) -> np.ndarray:

@@ -7,13 +7,15 @@ import torch
 import sim
 import theory
 from sim.instances import setup
+from verify.claims import ASSUMPTION1_CVEC_FACTORIZATION, ASSUMPTION1_CVEC_PARTIAL, ASSUMPTION1_TI_SLACK
 
 CLAIM = "assumption1"
 SIG = np.array([3.0, 2.0, 1.0])
 DELTA = 0.1
+D, DEPTH = 16, 3
 
 
-def measure(problem, eps, *, d=16, depth=3, frac=0.3, seed=0):
+def measure(problem, eps, *, d=D, depth=DEPTH, frac=0.3, seed=0):
     """Run the wide DLN and return per-mode t_i (steps), c_val, c_vec after t_i, and the size of
     the not-yet-learned modes at t_i (max_j>i σ_j(t_i)/σ_j*)."""
     kw = dict(observed=0.6, measurements=6 * d * len(SIG))
@@ -52,7 +54,7 @@ def measure(problem, eps, *, d=16, depth=3, frac=0.3, seed=0):
 def test_incremental_learning_is_observed(record, problem):
     res = {eps: measure(problem, eps) for eps in (1e-1, 1e-2)}
     for eps, m in res.items():
-        tag = f"{problem}, d = 16, r = 3, L = 3, ε = {eps}"
+        tag = f"{problem}, d = {D}, r = {SIG.size}, L = {DEPTH}, ε = {eps}"
         record.evidence(CLAIM, f"{tag}: t_i (steps)", m["t_i"].tolist())
         record.evidence(CLAIM, f"{tag}: t_i / aligned prediction", np.round(m["t_i"] / m["t_pred"], 2).tolist())
         record.evidence(CLAIM, f"{tag}: final c_val, c_vec", [float(f"{np.max(m['final_c_val']):.2g}"),
@@ -63,9 +65,10 @@ def test_incremental_learning_is_observed(record, problem):
         assert np.all(m["t_i"] > 0) and np.all(np.diff(m["t_i"]) > 0)
         # aligned at the end: c_vec to 1e-6 for factorization; with partial observations the subspace
         # still converges at the end of the horizon (6x the last predicted fit time): c_vec < 1e-3
-        assert np.max(m["final_c_vec"]) < (1e-6 if problem == "factorization" else 1e-3)
+        bound = ASSUMPTION1_CVEC_FACTORIZATION if problem == "factorization" else ASSUMPTION1_CVEC_PARTIAL
+        assert np.max(m["final_c_vec"]) < bound
         # the wide net starts misaligned, so it is never faster than the aligned prediction (−O(η) slack)
-        assert np.all(m["t_i"] >= 0.9 * m["t_pred"])
+        assert np.all(m["t_i"] >= ASSUMPTION1_TI_SLACK * m["t_pred"])
     # smaller ε: the later modes are further from being learned when mode i is fitted
     small, big = res[1e-2]["later_at_ti"][:2], res[1e-1]["later_at_ti"][:2]
     assert np.all(small < big)

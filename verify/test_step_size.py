@@ -9,6 +9,7 @@ import torch
 import sim
 import theory
 from sim.instances import setup
+from verify.claims import STEP_SIZE_ALPHA_TOLERANCE, STEP_SIZE_TOLERANCE
 
 CLAIM = "step-size"
 SIG = np.array([1.0, 0.4])  # σ_max = 1; the second mode keeps the instance non-trivial
@@ -63,7 +64,7 @@ def test_bisected_threshold_equals_theory(record, model, depth, loss):
     ratio = bisect(model, depth, loss=loss)
     record.evidence(CLAIM, f"{model}, L = {depth}, {loss} loss: bisected η / η_c", round(ratio, 4))
     # 8000 steps resolve convergence down to |1 − η/η_c| ≈ 7/8000 ≈ 1e-3 (multiplier 1 − 2δ per step)
-    assert abs(ratio - 1.0) < 3e-3
+    assert abs(ratio - 1.0) < STEP_SIZE_TOLERANCE
 
 
 @pytest.mark.claim(CLAIM)
@@ -77,8 +78,10 @@ def test_what_happens_above_the_threshold(record):
 def test_alpha_not_one_is_measured(record):
     """For α ≠ 1 discrete GD does not keep the flow's invariant, so the minimum it reaches (and
     its threshold) moves; the ε-exact η_c(α) is the prediction, measured here."""
-    out = {}
-    for alpha in (0.5, 3.0):
-        out[f"α = {alpha}"] = round(bisect("compressed", 3, alpha=alpha), 3)
-    record.evidence(CLAIM, "compressed, L = 3: bisected η / η_c(α, ε)", out)
-    assert all(0.5 < v < 2.0 for v in out.values())  # same order as predicted; the exact line is α = 1
+    ratio = {alpha: bisect("compressed", 3, alpha=alpha) for alpha in (0.5, 3.0)}
+    record.evidence(CLAIM, "compressed, L = 3: bisected η / η_c(α, ε)",
+                    {f"α = {a}": round(v, 4) for a, v in ratio.items()})
+    # the ε-exact η_c(α) still predicts the threshold to about a percent ...
+    assert all(abs(v - 1.0) < STEP_SIZE_ALPHA_TOLERANCE for v in ratio.values())
+    # ... but not exactly: for α = 3 the measured threshold is off it by more than the α = 1 resolution
+    assert abs(ratio[3.0] - 1.0) > STEP_SIZE_TOLERANCE

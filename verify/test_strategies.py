@@ -4,7 +4,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verify.strategies import haar_orthogonal, spectra, step_fractions, epsilons, alphas, seeds
+import theory
+from verify.strategies import alphas, epsilons, haar_orthogonal, monotone_steps, seeds, spectra, step_fractions
 from verify.tolerance import ulps
 
 
@@ -29,3 +30,12 @@ def test_haar_orthogonal_is_orthogonal_and_seeded(seed, n):
 def test_hyperparameters_are_in_range(f, eps, alpha):
     assert 0.05 <= f <= 0.9 and 1e-3 * (1 - ulps(8)) <= eps <= 0.3 * (1 + ulps(8))
     assert 0.5 * (1 - ulps(8)) <= alpha <= 10 * (1 + ulps(8))
+
+
+@given(st.data(), st.floats(0.5, 3.0), st.sampled_from([2, 3]), st.floats(0.05, 0.3), st.sampled_from([0.45, 0.9]))
+def test_monotone_steps_keep_the_compressed_step_where_promised(data, smax, depth, eps, share):
+    frac, alpha = data.draw(monotone_steps(smax, depth, eps, share=share))
+    crit_c = theory.critical_step_size(smax, depth=depth, alpha=alpha, eps=eps)
+    assert 1.0 <= alpha <= 8.0 * (1 + ulps(8)) and 0.05 <= frac <= 0.9
+    # η = frac·η_c(wide) <= share·η_c(α, ε): 8 ulps for the products and quotient that built frac
+    assert frac * theory.critical_step_size(smax, depth=depth) <= share * crit_c * (1 + ulps(8))

@@ -11,17 +11,18 @@ from hypothesis import strategies as st
 import sim
 import theory
 from sim.instances import setup
+from verify.claims import THEOREM1_MAX_STEP_FRACTION, THEOREM1_STEPS, THEOREM1_ULPS_PER_STEP
 from verify.strategies import depths, epsilons, spectra, step_fractions
 from verify.tolerance import ulps
 
 CLAIM = "theorem1"
-STEPS = 120
+STEPS = THEOREM1_STEPS
 # Rounding only: each step commits a few ulps per entry (L products, a subtraction), and below η_c the
-# map's derivative stays within ±1, so errors at most add up: 16 ulps a step. (Deep-search maxima over
-# 120 steps: 383 ulps for α = 1, 682 for α ≠ 1, i.e. <= 5.7 a step; a real mismatch, e.g. Eq. (13)
-# for α ≠ 1, departs by >= 1e7 ulps.)
-ROUNDING_ULPS = 16 * STEPS
-_worst = {"ulps": 0.0, "n": 0, "sizes": set()}
+# map's derivative stays within ±1, so errors at most add up: THEOREM1_ULPS_PER_STEP = 16 ulps a step.
+# (A deep search's maxima over 120 steps: 383 ulps for α = 1, 682 for α ≠ 1, i.e. <= 5.7 a step; a
+# real mismatch, e.g. Eq. (13) for α ≠ 1, departs by >= 1e7 ulps.)
+ROUNDING_ULPS = THEOREM1_ULPS_PER_STEP * STEPS
+DEPTHS, EPS_RANGE, EXTRA_RANK = (2, 4), (0.05, 0.6), 2
 
 
 def deviation(sig, depth, eps, frac, extra, dpad, alpha=1.0, form="gd"):
@@ -51,17 +52,17 @@ def deviation(sig, depth, eps, frac, extra, dpad, alpha=1.0, form="gd"):
 
 
 @pytest.mark.claim(CLAIM)
-@given(spectra(max_rank=3, min_value=0.5, max_value=5.0), depths(2, 4), epsilons(0.05, 0.6),
-       step_fractions(0.05, 0.9), st.integers(0, 2), st.integers(0, 3))
+@given(spectra(max_rank=3, min_value=0.5, max_value=5.0), depths(*DEPTHS), epsilons(*EPS_RANGE),
+       step_fractions(0.05, THEOREM1_MAX_STEP_FRACTION), st.integers(0, EXTRA_RANK), st.integers(0, 3))
 @example(np.array([3.0, 1.0]), 3, 0.3, 0.5, 1, 1)  # the README's instance: two signal modes + one β mode
 def test_gd_on_matrices_equals_the_recurrence(record, sig, depth, eps, frac, extra, dpad):
     worst, first, (d, rh, eta, _) = deviation(sig, depth, eps, frac, extra, dpad)
     target(worst, label="deviation in ulps of sigma_1")
-    _worst["ulps"] = max(_worst["ulps"], worst)
-    _worst["n"] += 1
-    _worst["sizes"].add((d, rh, depth))
-    record.evidence(CLAIM, "max_deviation_ulps_of_sigma1", round(_worst["ulps"], 1))
-    record.evidence(CLAIM, "instances", _worst["n"])
-    record.evidence(CLAIM, "sizes (d, r̂, L)", sorted(_worst["sizes"]))
+    t = record.tally()
+    record.evidence(CLAIM, "max_deviation_ulps_of_sigma1", round(t.max("ulps", worst), 1))
+    record.evidence(CLAIM, "instances", t.count("n"))
+    record.evidence(CLAIM, "sizes (d, r̂, L)", t.union("sizes", [(d, rh, depth)]))
     record.evidence(CLAIM, "steps per instance", STEPS)
+    record.evidence(CLAIM, "region searched", f"L = {DEPTHS[0]}…{DEPTHS[1]}, ε in [{EPS_RANGE[0]}, {EPS_RANGE[1]}], "
+                                               f"r̂ − r = 0…{EXTRA_RANK}, η/η_c in [0.05, {THEOREM1_MAX_STEP_FRACTION}]")
     assert worst <= ROUNDING_ULPS, f"GD departs from Theorem 1 at step {first[0]}: {first[1]:.0f} ulps"

@@ -10,7 +10,6 @@ from verify.strategies import alphas, depths, epsilons, spectra, step_fractions
 from verify.test_theorem1 import ROUNDING_ULPS, deviation
 
 CLAIM = "theorem1-alpha"
-_stats = {"gd_ulps": 0.0, "n_gd": 0, "n_violations": 0, "n_searched": 0, "min_violation_ulps": np.inf}
 
 
 @pytest.mark.claim(CLAIM)
@@ -19,10 +18,9 @@ _stats = {"gd_ulps": 0.0, "n_gd": 0, "n_violations": 0, "n_searched": 0, "min_vi
 def test_two_variable_recurrence_is_what_gd_does(record, sig, depth, eps, frac, extra, dpad, alpha):
     worst, first, _ = deviation(sig, depth, eps, frac, extra, dpad, alpha=alpha)
     target(worst, label="deviation in ulps")
-    _stats["gd_ulps"] = max(_stats["gd_ulps"], worst)
-    _stats["n_gd"] += 1
-    record.evidence(CLAIM, "two-variable recurrence vs GD: max deviation (ulps of σ_1)", round(_stats["gd_ulps"], 1))
-    record.evidence(CLAIM, "two-variable recurrence vs GD: instances", _stats["n_gd"])
+    t = record.tally()
+    record.evidence(CLAIM, "two-variable recurrence vs GD: max deviation (ulps of σ_1)", round(t.max("ulps", worst), 1))
+    record.evidence(CLAIM, "two-variable recurrence vs GD: instances", t.count("n"))
     assert worst <= ROUNDING_ULPS  # rounding only (see theorem1)
 
 
@@ -34,14 +32,12 @@ def test_two_variable_recurrence_is_what_gd_does(record, sig, depth, eps, frac, 
 @example(np.array([1.0]), 3, 0.5, 0.5, 2.0)
 def test_paper_recurrence_departs_from_gd_whenever_alpha_is_not_one(record, sig, depth, eps, frac, alpha):
     worst, first, (d, rh, eta, p) = deviation(sig, depth, eps, frac, 0, 0, alpha=alpha, form="paper")
-    _stats["n_searched"] += 1
-    record.evidence(CLAIM, "Eq. (13) vs GD, α ≠ 1, L >= 3: instances searched", _stats["n_searched"])
+    t = record.tally()
+    record.evidence(CLAIM, "Eq. (13) vs GD, α ≠ 1, L >= 3: instances searched", t.count("searched"))
     # Every instance with α ≠ 1 and L >= 3 must show the departure, far above rounding.
     assert worst > ROUNDING_ULPS, "Eq. (13) matched GD although α ≠ 1"
-    _stats["n_violations"] += 1
-    _stats["min_violation_ulps"] = min(_stats["min_violation_ulps"], worst)
-    record.evidence(CLAIM, "Eq. (13) vs GD, α ≠ 1, L >= 3: instances where Eq. (13) fails", _stats["n_violations"])
-    record.evidence(CLAIM, "smallest departure found (ulps of σ_1)", float(f"{_stats['min_violation_ulps']:.3g}"))
+    record.evidence(CLAIM, "Eq. (13) vs GD, α ≠ 1, L >= 3: instances where Eq. (13) fails", t.count("violations"))
+    record.evidence(CLAIM, "smallest departure found (ulps of σ_1)", float(f"{t.min('departure', worst):.3g}"))
     if sig.size == 1 and depth == 3 and eps == 0.5 and alpha == 2.0:
         t, dev, D, pred = first
         record.counterexample(CLAIM, {

@@ -10,7 +10,6 @@ from sim.instances import flow_sq_errors, lists, setup, weights_lists
 from verify.strategies import seeds, spectra
 
 CLAIM = "theorem2-flow"
-_s = {"n": 0, "worst": np.inf, "sizes": set()}
 
 
 def run(sig, *, d, rank_hat, depth, eps, seed, wide_init="orthogonal", alpha=1.0, n=60):
@@ -44,12 +43,10 @@ def test_holds_when_rank_hat_equals_rank(record, sig, dpad, depth, eps, seed):
     scale = float(np.sum(sig**2))
     margin = float(np.min(ew - ec)) / scale
     target(-margin, label="relative violation")
-    _s["n"] += 1
-    _s["worst"] = min(_s["worst"], margin)
-    _s["sizes"].add((d, r, r, depth))
-    record.evidence(CLAIM, "r̂ = r: instances searched, all holding", _s["n"])
-    record.evidence(CLAIM, "r̂ = r: smallest (wide − compressed)/‖M*‖² over all times", float(f"{_s['worst']:.3g}"))
-    record.evidence(CLAIM, "r̂ = r: sizes (d, r, r̂, L)", sorted(_s["sizes"]))
+    t = record.tally()
+    record.evidence(CLAIM, "r̂ = r: instances searched, all holding", t.count("n"))
+    record.evidence(CLAIM, "r̂ = r: smallest (wide − compressed)/‖M*‖² over all times", float(f"{t.min('worst', margin):.3g}"))
+    record.evidence(CLAIM, "r̂ = r: sizes (d, r, r̂, L)", t.union("sizes", [(d, r, r, depth)]))
     # solve_ivp at rtol 1e-10 on both nets: errors agree to ~1e-9 relative; 1e-8 of ‖M*‖² is the tie band
     assert margin >= -1e-8
 
@@ -71,11 +68,10 @@ def test_with_beta_modes_violations_are_bounded_by_the_beta_error(record, sig, e
     slack = ew - ec + beta_err
     target(-float(np.min((ew - ec) / np.maximum(beta_err, 1e-300))), label="violation / beta error")
     assert np.all(slack >= -1e-8 * float(np.sum(sig**2)))
-    _s["beta_n"] = _s.get("beta_n", 0) + 1
     viol = bool(np.min(ew - ec) < -1e-8 * float(np.sum(sig**2)))
-    _s["beta_viol"] = _s.get("beta_viol", 0) + viol
+    t = record.tally()
     record.evidence(CLAIM, "r̂ > r: instances searched / violating (all within the β-mode error)",
-                    f"{_s['beta_n']} / {_s['beta_viol']}")
+                    f"{t.count('n')} / {t.count('viol', viol)}")
     if d == 2 and rh == 2 and depth == 2 and eps == 0.25 and sig.size == 1 and sig[0] == 1.0 and seed == 0:
         assert viol
         record.counterexample(CLAIM, _counterexample("Theorem 2 with r̂ = 2 > r = 1 (d = 2, L = 2)", sig, times, ew,

@@ -49,17 +49,27 @@ def make(ctx):
         a0.axhline(sig[i], color="0.6", ls=":", lw=0.8)
     a0.set(xlabel="time t = η·step", ylabel="end-to-end singular value", title=f"η = {s['show']:g} η_c")
     a0.legend()
-    fr = np.array([r["fraction"] for r in rows])
-    gf = np.array([r["gap_flow"] for r in rows])
-    gr = np.array([r["gap_recurrence"] for r in rows])
+    fr, gf, gr = _columns(rows)
     a1.loglog(fr, gf, "o-", color=COLORS["flow"], label="max |GD − flow|")
     a1.loglog(fr, np.maximum(gr, 1e-17), "s-", color=COLORS["recurrence"], label="max |GD − recurrence|")
     a1.loglog(fr, gf[0] * fr / fr[0], color="0.6", lw=0.8, label="slope 1")
     a1.set(xlabel="η / η_c", ylabel="largest gap over t ≤ T")
     a1.xaxis.set_minor_formatter(plt.NullFormatter())
     a1.legend()
+    data = {"rows": rows, "eta_c": eta_c, "T": T}
+    return fig, data, notes_from(data, s)
+
+
+def _columns(rows):
+    return (np.array([r["fraction"] for r in rows]), np.array([r["gap_flow"] for r in rows]),
+            np.array([r["gap_recurrence"] for r in rows]))
+
+
+def notes_from(data, settings) -> list[str]:
+    """The notes, from the plotted numbers alone (so the JSON beside the picture can be re-checked)."""
+    fr, gf, gr = _columns(data["rows"])
     slope = float(np.polyfit(np.log(fr), np.log(gf), 1)[0])
-    notes = [f"log–log slope of max |GD − flow| against η: {slope:.3f} (O(η): 1)",
-             f"largest |GD − recurrence| over all η: {gr.max():.2g} (rounding; σ*_1 = {sig[0]:g})",
-             f"η_c = {eta_c:.4g} (sum loss); horizon T = {T:.4g} (1.5 × the flow fit time of the smallest mode)"]
-    return fig, {"rows": rows, "eta_c": eta_c, "T": T}, notes
+    return [f"log–log slope of max |GD − flow| against η: {slope:.3f} (O(η): 1)",
+            f"largest |GD − recurrence| over all η: {gr.max():.2g} (rounding; σ*_1 = {settings['sigma'][0]:g})",
+            f"η_c = {data['eta_c']:.4g} (sum loss); horizon T = {data['T']:.4g} (1.5 × the flow fit time of the "
+            "smallest mode)"]
