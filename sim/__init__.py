@@ -1,6 +1,7 @@
 """cdln.sim — real GD on wide and compressed DLNs (torch), batched over seeds, CPU or CUDA.
 
-A reader can follow a run: ``RunConfig`` (config.py) → ``make_problem`` (problems.py) +
+A reader can follow a run: ``RunConfig`` (config.py) → ``make_problem`` (build.py; the problem kinds
+behind one protocol in problems.py, sparse completion in sparse_completion.py) +
 ``init_wide``/``init_compressed`` (models.py) → ``run_gd`` (gd.py; or ``run_altmin``,
 ``run_flow``) → ``run``/``load_run`` (results.py).
 """
@@ -12,12 +13,15 @@ from .config import MODELS, PROBLEMS, RunConfig
 from .flow import run_flow
 from .gd import DivergenceError, Trace, end_to_end, gd_step, gradients, run_gd, uses_factored_step
 from .models import init_compressed, init_wide, widths_of
-from .problems import DataError, Problem, load_movielens, make_problem, movielens_path
+from .build import make_problem
+from .data import DataError, load_movielens, movielens_path
+from .problems import Completion, DenseProblem, Factorization, MovieLens, Problem, Sensing
 from .results import Run, execute, load_run, run
 
 __all__ = [
     "RunConfig", "PROBLEMS", "MODELS",
-    "Problem", "make_problem", "load_movielens", "movielens_path", "DataError",
+    "Problem", "DenseProblem", "Factorization", "Completion", "MovieLens", "Sensing",
+    "make_problem", "load_movielens", "movielens_path", "DataError",
     "init_wide", "init_compressed", "widths_of",
     "gradients", "gd_step", "uses_factored_step", "end_to_end", "run_gd", "Trace", "DivergenceError",
     "run_altmin", "run_flow",

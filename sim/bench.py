@@ -28,7 +28,7 @@ import theory
 from .config import RunConfig
 from .gd import gd_step, uses_factored_step
 from .models import init_compressed, init_wide, widths_of
-from .problems import make_problem
+from .build import make_problem
 
 __all__ = ["run_bench", "format_bench"]
 

@@ -89,49 +89,19 @@ def gradients(Ws: list[torch.Tensor], problem) -> tuple[torch.Tensor, list[torch
     return loss, grads
 
 
-def _factored_gradients(Ws, problem):
-    r"""Factorization with a narrow last hidden width k (the compressed DLN): with
-    :math:`W_{L:1}=W_LP`, :math:`P=P_{L-1}`, the chain rule only needs
-
-    .. math:: \nabla_{W_L}=W_L(PP^\top)-M^*P^\top,\qquad B_{L-1}=W_L^\top G=(W_L^\top W_L)P-W_L^\top M^*,
-
-    costing :math:`2n_1n_2k+O(k^2(n_1+n_2))` and no :math:`n_1\times n_2` temporaries
-    (:func:`theory.gd_step_macs` with ``factored=True``). The loss
-    :math:`\tfrac12(\langle W_L^\top W_L,PP^\top\rangle-2\langle W_L^\top M^*,P\rangle+\|M^*\|^2)` has absolute
-    error O(eps·‖M*‖²): good for divergence checks, while logged losses use the explicit residual.
-    """
-    L = len(Ws)
-    P = _prefixes(Ws)
-    WL, PL, M = Ws[-1], P[-1], problem.target
-    WLt = _t(WL)
-    WtW = _mm(WLt, WL)
-    PPt = _mm(PL, PL.transpose(-1, -2))
-    WtM = _mm(WLt, M)
-    MPt = _mm(PL, M.transpose(-1, -2)).transpose(-1, -2)  # (P Mᵀ)ᵀ: the fast layout for a skinny P
-    grads = [None] * L
-    grads[-1] = torch.baddbmm(MPt, WL, PPt, beta=-1)
-    Bm = torch.baddbmm(WtM, WtW, PL, beta=-1)
-    B = WL.shape[0]
-    q = torch.bmm(WtW.reshape(B, 1, -1), PPt.reshape(B, -1, 1))            # <WᵀW, PPᵀ>
-    q = torch.baddbmm(q, WtM.reshape(B, 1, -1), PL.reshape(B, -1, 1), alpha=-2.0)  # − 2<WᵀM, P>
-    loss = (q.reshape(B) + problem.target_sq) * (0.5 * problem.uniform_scale)
-    return loss, _backward(Ws, P, Bm, grads, L - 2)
-
-
 def uses_factored_step(Ws, problem) -> bool:
-    """The factored step pays off for factorization when the last hidden width k <= min(n1, n2)/4."""
-    return problem.kind == "factorization" and 4 * Ws[-1].shape[-1] <= min(problem.shape)
+    """Whether ``problem`` computes this step without the n1×n2 residual (:meth:`sim.problems.Problem.uses_factored_step`)."""
+    return problem.uses_factored_step(Ws)
 
 
 def gd_step(Ws, scales, eta: float, problem, factored: bool | None = None) -> torch.Tensor:
     """One in-place GD step on every layer; returns the losses (B,) *before* the step.
 
     A normalisation that is the same for every instance (1/N) is folded into the step size
-    instead of being applied to the d×d residual. ``factored`` (default: automatic, see
-    :func:`uses_factored_step`) selects the residual-free form for the compressed DLN."""
-    if factored is None:
-        factored = uses_factored_step(Ws, problem)
-    loss, grads = _factored_gradients(Ws, problem) if factored else _gradients(Ws, problem)
+    instead of being applied to the d×d residual. ``factored`` (default: the problem decides, see
+    :meth:`sim.problems.Problem.factored_gradients`) forces (True) or forbids (False) the residual-free form.""" 
+    out = None if factored is False else problem.factored_gradients(Ws, force=bool(factored))
+    loss, grads = out if out is not None else _gradients(Ws, problem)
     u = problem.uniform_scale if problem.uniform_scale is not None else 1.0
     for W, g, s in zip(Ws, grads, scales):
         W.sub_(g, alpha=eta * s * u)
@@ -153,29 +123,23 @@ class Trace:
 
 
 def log_metrics(trace: Trace, Ws, problem, step: int, elapsed: float, n_sv: int) -> dict[str, np.ndarray]:
-    """Append the metrics of the current weights to ``trace`` (not counted in ``elapsed``)."""
+    """Append what ``problem.log_state`` reports of the current weights to ``trace`` (not counted in ``elapsed``)."""
     with torch.no_grad():
-        W = end_to_end(Ws)
-        loss, _ = problem.loss_and_grad(W)
-        m = {"train_loss": loss, **problem.errors(W)}
-        U, S, Vh = torch.linalg.svd(W, full_matrices=False)
+        state = problem.log_state(Ws, n_sv)
         trace.steps.append(step)
         trace.time_s.append(elapsed)
-        for k, v in m.items():
-            trace.metrics.setdefault(k, []).append(v.detach().cpu().numpy())
-        trace.singular_values.append(S[:, :n_sv].cpu().numpy())
-        if problem.U is not None:
-            r = problem.U.shape[-1]
-            au = torch.abs(torch.sum(U[:, :, :r] * problem.U, dim=1))   # |<u_i(t), u_i*>|
-            av = torch.abs(torch.sum(Vh[:, :r, :].transpose(1, 2) * problem.V, dim=1))
-            trace.align_u.append(au.cpu().numpy())
-            trace.align_v.append(av.cpu().numpy())
-            # Fig. 3: top left singular vector of W_L vs u*_1, top right one of W_1 vs v*_1
-            uL = torch.linalg.svd(Ws[-1], full_matrices=False)[0][:, :, 0]
-            v1 = torch.linalg.svd(Ws[0], full_matrices=False)[2][:, 0, :]
-            trace.outer_align.append(torch.stack([torch.abs(torch.sum(uL * problem.U[:, :, 0], 1)),
-                                                  torch.abs(torch.sum(v1 * problem.V[:, :, 0], 1))], 1).cpu().numpy())
+        for k, v in state["metrics"].items():
+            trace.metrics.setdefault(k, []).append(_host(v))
+        trace.singular_values.append(_host(state["singular_values"]))
+        if "align_u" in state:
+            trace.align_u.append(_host(state["align_u"]))
+            trace.align_v.append(_host(state["align_v"]))
+            trace.outer_align.append(_host(state["outer"]))
     return {k: v[-1] for k, v in trace.metrics.items()}
+
+
+def _host(v) -> np.ndarray:
+    return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
 
 
 def run_gd(problem, Ws, scales, *, eta: float, steps: int, log_every: int, tol: float = 0.0,
@@ -220,13 +184,7 @@ def _diverged(problem, loss, limit, step, seeds, eta, depth, alpha, loss_name):
     bad = ~(torch.as_tensor(loss).cpu() <= limit)
     k = int(torch.nonzero(bad)[0, 0])
     n1, n2 = problem.shape
-    kw = {}
-    if problem.kind in ("completion", "movielens"):
-        kw["n_observed"] = int(problem.mask[k].sum())
-    if problem.kind == "sensing":
-        kw["n_measurements"] = int(problem.A.shape[1])
-        kw["sensing_std"] = float(problem.A[k].std())
-    kind = "completion" if problem.kind == "movielens" else problem.kind
-    eta_c = theory.problem_critical_step_size(problem.sigma_max(), depth=depth, problem=kind, shape=(n1, n2),
+    kw = problem.stability_kwargs(k)
+    eta_c = theory.problem_critical_step_size(problem.sigma_max(), depth=depth, shape=(n1, n2),
                                               loss=loss_name, alpha=alpha, **kw)
     raise DivergenceError(step, float(torch.as_tensor(loss)[k]), seeds[k], eta, float(eta_c), loss_name)

@@ -28,7 +28,7 @@ from .config import RunConfig
 from .flow import run_flow
 from .gd import end_to_end, gd_step
 from .models import init_compressed, init_wide
-from .problems import make_problem
+from .build import make_problem
 
 __all__ = ["CPU", "setup", "sq_error", "gd_sq_errors", "flow_sq_errors", "lists", "weights_lists",
            "theorem2_gd_pair", "InitialPair", "initial_pair"]

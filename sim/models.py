@@ -13,7 +13,7 @@ import torch
 
 import theory
 
-from .problems import orthonormal_columns
+from .linalg import orthonormal_columns
 
 __all__ = ["init_wide", "init_compressed", "widths_of"]
 
@@ -61,7 +61,8 @@ def init_wide(cfg, seeds, device) -> tuple[list[torch.Tensor], list[float]]:
 def init_compressed(cfg, problem, device) -> tuple[list[torch.Tensor], list[float]]:
     r"""Algorithm 1: :math:`\widetilde W_L=\epsilon U_{\hat r}`, :math:`\widetilde W_1=\epsilon V_{\hat r}^\top`,
     :math:`\widetilde W_l=\epsilon I_{\hat r}`; U, V from the surrogate (Eq. 8, ``init="spectral"``)
-    or from the target itself (``init="oracle"``, Theorem 1's setting). SVDs in float64.
+    or from the target itself (``init="oracle"``, Theorem 1's setting), as the problem computes them
+    (:meth:`sim.problems.Problem.spectral_factors`: a dense SVD, or ARPACK for sparse storage).
 
     The SVD's sign choice does not matter: flipping :math:`u_i` and :math:`v_i` together flips a
     column of :math:`\widetilde W_L` and a row of :math:`\widetilde W_1`, which GD carries along
@@ -71,12 +72,8 @@ def init_compressed(cfg, problem, device) -> tuple[list[torch.Tensor], list[floa
     such choice orthogonal to U*, V* gives the same β modes (Theorem 1), so the metrics agree to
     rounding; tests/test_sim_engine.py checks Theorem 1's diagonal structure in NumPy's own basis."""
     rh, L, eps = cfg.rank_hat, cfg.depth, cfg.eps
-    src = problem.target if cfg.resolved_init == "oracle" else problem.surrogate
-    Us, Vts = [], []
-    for M in src.detach().to("cpu", torch.float64).numpy():
-        U, _, Vt = np.linalg.svd(M, full_matrices=False)
-        Us.append(U[:, :rh])
-        Vts.append(Vt[:rh])
+    Us, Vs = problem.spectral_factors(rh, cfg.seed_list, oracle=cfg.resolved_init == "oracle")
+    Vts = [V.T for V in Vs]
     dt = cfg.torch_dtype
     U = torch.as_tensor(np.stack(Us), dtype=dt, device=device)
     Vt = torch.as_tensor(np.stack(Vts), dtype=dt, device=device)

@@ -1,64 +1,80 @@
-r"""Recovery problems (Section 2.1): targets, measurement operators, losses and surrogates.
+r"""Recovery problems (Section 2.1) behind one protocol: each kind is a small class that says what it can do.
 
-A :class:`Problem` holds a batch of B independent instances (one per seed), each built from its
-own seed exactly as a single run would build it, in float64 on the CPU and then cast/moved.
-Its :meth:`Problem.loss_and_grad` returns the loss and :math:`\nabla_{W_{L:1}}\ell` for an
-end-to-end batch ``W`` of shape (B, n1, n2), for the sum-normalised loss (Eq. 1)
+The engine (:mod:`sim.gd`, :mod:`sim.altmin`, :mod:`sim.models`) asks a problem, never tests its kind:
 
-* factorization (Eq. 5): :math:`\tfrac12\|W-M^*\|_F^2`
-* completion (Eq. 6):    :math:`\tfrac12\|P_\Omega(W-M^*)\|_F^2`
-* sensing:               :math:`\tfrac12\|\mathcal A(W)-y\|^2`, :math:`\mathcal A(W)_i=\langle A_i,W\rangle`
+==========================  ======================================================================
+``residual(left, right)``   loss and sum-loss gradient w.r.t. :math:`W=\text{left}\cdot\text{right}` (dense kinds)
+``factored_gradients(Ws)``  every layer's gradient without the :math:`n_1\times n_2` residual, or ``None``
+``log_state(Ws, n_sv)``     the logged metrics, singular values and alignments of the current weights
+``normaliser``              (B,) N of the mean loss (1 for sum); ``uniform_scale`` when all N agree
+``sigma_max()``             σ_max for theory's stable step size; ``stability_kwargs(k)`` the rest
+``spectral_factors(k, …)``  Algorithm 1's U, V (surrogate of Eq. 8, or the target: ``oracle``)
+``least_squares(F, side)``  one AltMin half-step's minimum-norm rows (completion-like kinds)
+==========================  ======================================================================
 
-or, with ``loss="mean"``, the same divided by N (n1·n2, |Ω| or m; :func:`theory.normaliser`).
+Dense kinds hold a batch of B instances (one per seed) as (B, n1, n2) tensors, each built from its
+own seed exactly as a single run would build it (:mod:`sim.build`), with the sum-normalised loss
 
-Degenerate inputs are refused when a :class:`Problem` is built, before any work: a target with
-no nonzero entry (every relative error divides by ‖M*‖), a mask with an entry other than 0 or 1,
-and an instance whose mask (or MovieLens test mask) observes no entry (N = |Ω| = 0 in the mean
-loss, p = 0 in AltMin's spectral init, an RMSE over no rating). A relative error over a set of
+* :class:`Factorization` (Eq. 5): :math:`\tfrac12\|W-M^*\|_F^2`
+* :class:`Completion` (Eq. 6):    :math:`\tfrac12\|P_\Omega(W-M^*)\|_F^2`; :class:`MovieLens` on the ratings
+* :class:`Sensing`:               :math:`\tfrac12\|\mathcal A(W)-y\|^2`, :math:`\mathcal A(W)_i=\langle A_i,W\rangle`
+
+or, with ``loss="mean"``, the same divided by N (n1·n2, |Ω| or m; :func:`theory.normaliser`). The
+sparse kind, :class:`sim.sparse_completion.SparseCompletion`, implements the same protocol from
+index and value arrays.
+
+Degenerate inputs are refused when a problem is built, before any work: a target with no nonzero
+entry (every relative error divides by ‖M*‖), a mask with an entry other than 0 or 1, and an
+instance whose mask (or MovieLens test mask) observes no entry. A relative error over a set of
 entries on which the target is zero — e.g. the unobserved entries when every entry is observed
-(p = 1) — is NaN by definition, computed explicitly (:meth:`Problem.errors`), not 0/0.
+(p = 1) — is NaN by definition, computed explicitly, not 0/0.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import math
-import os
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 import torch
 
-import theory
+from .gd import _backward, _mm, _prefixes, _t, end_to_end
+from .linalg import least_squares_columns
 
-__all__ = ["Problem", "make_problem", "movielens_path", "MOVIELENS_SHA256", "load_movielens", "DataError",
-           "orthonormal_columns"]
-
-MOVIELENS_SHA256 = "4edb74e2a81178c2ba9ff381495f754f996c4aea351b1272ca36b43da0935eff"
-MOVIELENS_SHAPE = (943, 1682)
-MOVIELENS_RATINGS = 100_000
+__all__ = ["Problem", "DenseProblem", "Factorization", "Completion", "MovieLens", "Sensing"]
 
 
-class DataError(ValueError):
-    """A dataset is missing or not what it should be (the message says how to fix it)."""
-
-
-@dataclass
 class Problem:
-    kind: str                         #: factorization | sensing | completion | movielens
-    target: torch.Tensor              #: (B, n1, n2) M* (movielens: the rating matrix, 0 where unrated)
-    loss: str                         #: "sum" or "mean"
-    U: torch.Tensor | None            #: (B, n1, r) target's left singular vectors (None: movielens)
-    sigma: torch.Tensor | None        #: (B, r)
-    V: torch.Tensor | None            #: (B, n2, r)
-    mask: torch.Tensor | None = None  #: (B, n1, n2) observed entries (completion, movielens train)
-    test_mask: torch.Tensor | None = None  #: (B, n1, n2) held-out ratings (movielens)
-    A: torch.Tensor | None = None     #: (B, m, n1*n2) sensing operator
-    y: torch.Tensor | None = None     #: (B, m) measurements
-    surrogate: torch.Tensor | None = None  #: (B, n1, n2) Eq. (8), up to a positive scale
-    varying_n: bool = False           #: N differs between instances by construction (Bernoulli Ω, mean loss)
+    """The protocol every problem kind implements (module docstring). Subclasses set ``kind``."""
+
+    kind: str = "abstract"
+    storage: str = "dense"
+    U = sigma = V = None  #: the target's singular factors (B, n1, r), (B, r), (B, n2, r) when known
+
+    def factored_gradients(self, Ws, *, force: bool = False):
+        """(losses, gradients) computed without the n1×n2 residual, or ``None``: use :meth:`residual`."""
+        return None
+
+    def uses_factored_step(self, Ws) -> bool:
+        return False
+
+    def stability_kwargs(self, k: int) -> dict:
+        """Keyword arguments of :func:`theory.problem_critical_step_size` for instance k."""
+        return {"problem": self.kind}
+
+
+class DenseProblem(Problem):
+    """Shared by the dense kinds: the target and its metrics as (B, n1, n2) tensors."""
+
+    mask = test_mask = A = y = None
+
+    def __init__(self, target, loss, U=None, sigma=None, V=None, *, surrogate=None, varying_n: bool = False):
+        self.target, self.loss, self.U, self.sigma, self.V = target, loss, U, sigma, V
+        self.surrogate = surrogate       #: (B, n1, n2) Eq. (8), up to a positive scale
+        self.varying_n = varying_n       #: N differs between instances by construction (Bernoulli Ω, mean loss)
+        self._check_not_degenerate()
+        # Decided by construction, not by comparing values, so that a batch and its single
+        # runs take the same arithmetic path (bitwise-equal results).
+        self._inv_n = 1.0 / self.normaliser
+        self.uniform_scale = None if self.varying_n else float(self._inv_n[0])
+        self.target_sq = torch.linalg.matrix_norm(self.target) ** 2  # (B,) ‖M*‖², for the factored step
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -68,17 +84,17 @@ class Problem:
     def batch(self) -> int:
         return self.target.shape[0]
 
+    def _count(self) -> torch.Tensor:
+        """(B,) N of the mean normalisation."""
+        n1, n2 = self.shape
+        return torch.full((self.batch,), float(n1 * n2), dtype=self.target.dtype, device=self.target.device)
+
     @property
     def normaliser(self) -> torch.Tensor:
         """(B,) N of the mean normalisation (1 for sum)."""
-        n1, n2 = self.shape
         if self.loss == "sum":
             return torch.ones(self.batch, dtype=self.target.dtype, device=self.target.device)
-        if self.kind == "factorization":
-            return torch.full((self.batch,), float(n1 * n2), dtype=self.target.dtype, device=self.target.device)
-        if self.kind == "sensing":
-            return torch.full((self.batch,), float(self.A.shape[1]), dtype=self.target.dtype, device=self.target.device)
-        return self.mask.sum(dim=(1, 2))
+        return self._count()
 
     def loss_and_grad(self, W: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B,) losses and (B, n1, n2) gradients with respect to the end-to-end matrix W."""
@@ -87,37 +103,23 @@ class Problem:
             return loss, g
         return loss, g * scale
 
+    def _sum_residual(self, left, right):
+        """(sum loss, residual) of factorization/completion, formed in one pass: ``baddbmm(-M*, left, right)``."""
+        g = (left - self.target) if right is None else torch.baddbmm(self.target, left, right, beta=-1)
+        if self.mask is not None:
+            g.mul_(self.mask)
+        return 0.5 * torch.linalg.vector_norm(g, dim=(1, 2)) ** 2, g
+
     def residual(self, left: torch.Tensor, right: torch.Tensor | None = None):
         r"""The engine's fused form. With ``W = left @ right`` (or ``W = left``), returns
         ``(loss, g, scale)`` where ``loss`` (B,) is normalised, ``g`` is the *sum-loss* gradient
         :math:`\nabla_W\tfrac12\|\cdot\|^2` and ``scale`` the per-instance 1/N still to apply
         (``None`` when it is the same for every instance: then it is ``self.uniform_scale``,
-        which the engine folds into η). For factorization/completion the residual is formed
-        in one pass, ``baddbmm(-M*, left, right)``, and the loss reads it once."""
-        if self.kind == "sensing":
-            W = left if right is None else torch.bmm(left, right)
-            # one matrix-vector product per instance: batched bmm picks batch-size-dependent
-            # kernels for vectors, and these products are memory-bound anyway
-            w = W.reshape(W.shape[0], -1)
-            r = torch.stack([torch.mv(A, x) for A, x in zip(self.A, w)]) - self.y
-            g = torch.stack([torch.mv(A.T, x) for A, x in zip(self.A, r)]).reshape(W.shape)
-            loss = 0.5 * torch.linalg.vector_norm(r, dim=1) ** 2
-        else:
-            g = (left - self.target) if right is None else torch.baddbmm(self.target, left, right, beta=-1)
-            if self.mask is not None:
-                g.mul_(self.mask)
-            loss = 0.5 * torch.linalg.vector_norm(g, dim=(1, 2)) ** 2
+        which the engine folds into η)."""
+        loss, g = self._sum_residual(left, right)
         if self.uniform_scale is not None:
             return loss * self.uniform_scale, g, None
         return loss * self._inv_n, g, self._inv_n[:, None, None]
-
-    def __post_init__(self):
-        self._check_not_degenerate()
-        # Decided by construction, not by comparing values, so that a batch and its single
-        # runs take the same arithmetic path (bitwise-equal results).
-        self._inv_n = 1.0 / self.normaliser
-        self.uniform_scale = None if self.varying_n else float(self._inv_n[0])
-        self.target_sq = torch.linalg.matrix_norm(self.target) ** 2  # (B,) ‖M*‖², for the factored step
 
     def _check_not_degenerate(self) -> None:
         """ValueError for a zero target, a non-0/1 mask or an empty one (module docstring)."""
@@ -147,234 +149,192 @@ class Problem:
                            torch.full_like(den, float("nan")))
 
     def errors(self, W: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Recovery metrics per instance: relative Frobenius error on all entries, and on the
-        unobserved ones (completion) or the held-out ratings (movielens: also RMSE).
+        """Relative Frobenius recovery error on all entries (‖M*‖ > 0 is checked when built)."""
+        return {"recovery_error": torch.linalg.matrix_norm(W - self.target) / torch.linalg.matrix_norm(self.target)}
 
-        ``unobserved_error`` (and ``test_error``) is NaN for an instance whose target is zero on
-        every entry of that set — in particular when every entry is observed (p = 1): a relative
-        error over no reference mass is undefined. ``recovery_error`` and ``test_rmse`` divide by
-        ‖M*‖ > 0 and |test| >= 1, both checked when the problem is built."""
+    def sigma_max(self) -> float:
+        """Largest target singular value over the batch (for theory's stable step size)."""
+        if self.sigma is not None:
+            return float(self.sigma.max())
+        return float(torch.linalg.matrix_norm(self.target, ord=2).max())
+
+    def log_state(self, Ws, n_sv: int) -> dict:
+        """The logged numbers of the current weights: metrics (B,), the top singular values of W_{L:1}
+        (B, n_sv) and, with a known target, the alignments of its singular vectors (Figs. 3, 4)."""
+        W = end_to_end(Ws)
+        loss, _ = self.loss_and_grad(W)
+        state = {"metrics": {"train_loss": loss, **self.errors(W)}}
+        U, S, Vh = torch.linalg.svd(W, full_matrices=False)
+        state["singular_values"] = S[:, :n_sv]
+        if self.U is not None:
+            r = self.U.shape[-1]
+            state["align_u"] = torch.abs(torch.sum(U[:, :, :r] * self.U, dim=1))   # |<u_i(t), u_i*>|
+            state["align_v"] = torch.abs(torch.sum(Vh[:, :r, :].transpose(1, 2) * self.V, dim=1))
+            # Fig. 3: top left singular vector of W_L vs u*_1, top right one of W_1 vs v*_1
+            uL = torch.linalg.svd(Ws[-1], full_matrices=False)[0][:, :, 0]
+            v1 = torch.linalg.svd(Ws[0], full_matrices=False)[2][:, 0, :]
+            state["outer"] = torch.stack([torch.abs(torch.sum(uL * self.U[:, :, 0], 1)),
+                                          torch.abs(torch.sum(v1 * self.V[:, :, 0], 1))], 1)
+        return state
+
+    def spectral_factors(self, k: int, seeds, *, oracle: bool = False):
+        r"""Algorithm 1's :math:`U_{\hat r}`, :math:`V_{\hat r}` per instance (float64 numpy (n1, k), (n2, k)): the
+        top-k singular vectors of the surrogate (Eq. 8) or, with ``oracle``, of the target. SVD in float64.
+
+        The SVD's sign choice does not matter: flipping :math:`u_i` and :math:`v_i` together flips a
+        column of :math:`\widetilde W_L` and a row of :math:`\widetilde W_1`, which GD carries along
+        exactly (IEEE rounding is sign-symmetric), so every logged number is bitwise the same."""
+        src = self.target if oracle else self.surrogate
+        Us, Vs = [], []
+        for M in src.detach().to("cpu", torch.float64).numpy():
+            U, _, Vt = np.linalg.svd(M, full_matrices=False)
+            Us.append(U[:, :k])
+            Vs.append(Vt[:k].T)
+        return Us, Vs
+
+    # ------------------------------------------------------------------ AltMin (completion-like kinds)
+    def altmin_data(self):
+        """(mask, P_Ω(M*)) as (B, n1, n2) tensors: what AltMin fits (a full mask for factorization)."""
+        mask = self.mask if self.mask is not None else torch.ones_like(self.target)
+        return mask, self.target * mask
+
+    def altmin_init(self, k: int) -> torch.Tensor:
+        """U_0 (B, n1, k): AltMin's spectral init of each instance (:func:`sim.altmin.spectral_init`)."""
+        from .altmin import spectral_init
+
+        mask, MM = self.altmin_data()
+        counts = (mask != 0).sum(dim=(1, 2)).cpu().tolist()  # >= 1: an empty mask is refused when built
+        Us = [spectral_init(Mk, int(c), k) for Mk, c in zip(MM.detach().to("cpu", torch.float64).numpy(), counts)]
+        return torch.as_tensor(np.stack(Us), dtype=MM.dtype, device=MM.device)
+
+    def least_squares(self, F: torch.Tensor, side: str) -> torch.Tensor:
+        """Minimum-norm AltMin half-step: ``side="cols"`` solves for V (B, n2, k) given U = F (B, n1, k),
+        ``side="rows"`` for U (B, n1, k) given V = F (B, n2, k) (:func:`sim.linalg.least_squares_columns`)."""
+        mask, MM = self.altmin_data()
+        if side == "cols":
+            return least_squares_columns(F, mask, MM)
+        return least_squares_columns(F, mask.transpose(1, 2), MM.transpose(1, 2))
+
+    def n_observed(self, k: int) -> int:
+        mask, _ = self.altmin_data()
+        return int((mask[k] != 0).sum())
+
+
+class Factorization(DenseProblem):
+    kind = "factorization"
+
+    def uses_factored_step(self, Ws) -> bool:
+        """The factored step pays off when the last hidden width k <= min(n1, n2)/4 (the compressed DLN)."""
+        return 4 * Ws[-1].shape[-1] <= min(self.shape)
+
+    def factored_gradients(self, Ws, *, force: bool = False):
+        r"""With :math:`W_{L:1}=W_LP`, :math:`P=P_{L-1}`, the chain rule only needs
+
+        .. math:: \nabla_{W_L}=W_L(PP^\top)-M^*P^\top,\qquad B_{L-1}=W_L^\top G=(W_L^\top W_L)P-W_L^\top M^*,
+
+        costing :math:`2n_1n_2k+O(k^2(n_1+n_2))` and no :math:`n_1\times n_2` temporaries
+        (:func:`theory.gd_step_macs` with ``factored=True``). The loss
+        :math:`\tfrac12(\langle W_L^\top W_L,PP^\top\rangle-2\langle W_L^\top M^*,P\rangle+\|M^*\|^2)` has absolute
+        error O(eps·‖M*‖²): good for divergence checks, while logged losses use the explicit residual.
+        ``None`` unless ``force`` or :meth:`uses_factored_step`."""
+        if not (force or self.uses_factored_step(Ws)):
+            return None
+        L = len(Ws)
+        P = _prefixes(Ws)
+        WL, PL, M = Ws[-1], P[-1], self.target
+        WLt = _t(WL)
+        WtW = _mm(WLt, WL)
+        PPt = _mm(PL, PL.transpose(-1, -2))
+        WtM = _mm(WLt, M)
+        MPt = _mm(PL, M.transpose(-1, -2)).transpose(-1, -2)  # (P Mᵀ)ᵀ: the fast layout for a skinny P
+        grads = [None] * L
+        grads[-1] = torch.baddbmm(MPt, WL, PPt, beta=-1)
+        Bm = torch.baddbmm(WtM, WtW, PL, beta=-1)
+        B = WL.shape[0]
+        q = torch.bmm(WtW.reshape(B, 1, -1), PPt.reshape(B, -1, 1))            # <WᵀW, PPᵀ>
+        q = torch.baddbmm(q, WtM.reshape(B, 1, -1), PL.reshape(B, -1, 1), alpha=-2.0)  # − 2<WᵀM, P>
+        loss = (q.reshape(B) + self.target_sq) * (0.5 * self.uniform_scale)
+        return loss, _backward(Ws, P, Bm, grads, L - 2)
+
+
+class Completion(DenseProblem):
+    kind = "completion"
+
+    def __init__(self, target, loss, U=None, sigma=None, V=None, *, mask, surrogate=None, varying_n=False):
+        self.mask = mask                 #: (B, n1, n2) observed entries
+        super().__init__(target, loss, U, sigma, V, surrogate=surrogate, varying_n=varying_n)
+
+    def _count(self) -> torch.Tensor:
+        return self.mask.sum(dim=(1, 2))
+
+    def stability_kwargs(self, k: int) -> dict:
+        return {"problem": "completion", "n_observed": int(self.mask[k].sum())}
+
+    def errors(self, W: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Recovery error on all entries and on the unobserved ones (NaN where the target is zero on every
+        unobserved entry, e.g. p = 1: a relative error over no reference mass is undefined)."""
+        out = super().errors(W)
         D = W - self.target
-        out = {}
-        if self.kind == "movielens":
-            T = self.test_mask
-            num = (D * T).pow(2).sum(dim=(1, 2))
-            out["test_error"] = self._relative(num, (self.target * T).pow(2).sum(dim=(1, 2)))
-            out["test_rmse"] = torch.sqrt(num / T.sum(dim=(1, 2)))
-            out["recovery_error"] = out["test_error"]
-            return out
-        out["recovery_error"] = torch.linalg.matrix_norm(D) / torch.linalg.matrix_norm(self.target)
-        if self.mask is not None:
-            un = 1.0 - self.mask
-            out["unobserved_error"] = self._relative((D * un).pow(2).sum(dim=(1, 2)),
-                                                     (self.target * un).pow(2).sum(dim=(1, 2)))
+        un = 1.0 - self.mask
+        out["unobserved_error"] = self._relative((D * un).pow(2).sum(dim=(1, 2)),
+                                                 (self.target * un).pow(2).sum(dim=(1, 2)))
+        return out
+
+
+class MovieLens(Completion):
+    """MovieLens-100K: the 943×1682 ratings (0 = unrated) on a seeded 80/20 split; no known target."""
+
+    kind = "movielens"
+
+    def __init__(self, target, loss, *, mask, test_mask, surrogate=None):
+        self.test_mask = test_mask       #: (B, n1, n2) held-out ratings
+        super().__init__(target, loss, mask=mask, surrogate=surrogate)
+
+    def errors(self, W: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Held-out error ‖P_T(W − R)‖/‖P_T(R)‖ and RMSE over the test ratings T (|T| >= 1 checked when built)."""
+        D = W - self.target
+        T = self.test_mask
+        num = (D * T).pow(2).sum(dim=(1, 2))
+        out = {"test_error": self._relative(num, (self.target * T).pow(2).sum(dim=(1, 2))),
+               "test_rmse": torch.sqrt(num / T.sum(dim=(1, 2)))}
+        out["recovery_error"] = out["test_error"]
         return out
 
     def sigma_max(self) -> float:
-        """Largest target singular value over the batch (for theory's stable step size).
-
-        MovieLens has no known target: the net fits a full matrix that agrees with the ratings on
-        Ω. Most entries of the zero-filled P_Ω(R) are zeros, so its top singular value is far below
-        that of a full matrix of ratings (which is dominated by the mean rating times the all-ones
-        matrix, σ_max ≈ mean·√(n₁n₂)). σ_max is therefore estimated as the full matrix's Frobenius
-        norm extrapolated from Ω, ‖P_Ω(R)‖_F·√(n₁n₂/|Ω|): an upper bound on σ_max of any matrix
-        whose entries have Ω's mean square, and close to it for a matrix dominated by its mean.
-        The zero-filled σ_max would make theory's stable step size too large (GD diverges at
-        step sizes it calls stable: tests/test_sim_io.py checks the message against such a run).
-        |Ω| >= 1 is checked when the problem is built."""
-        if self.sigma is not None:
-            return float(self.sigma.max())
-        if self.kind == "movielens":
-            n_obs = self.mask.sum(dim=(1, 2))
-            n = self.shape[0] * self.shape[1]
-            return float((torch.linalg.matrix_norm(self.target * self.mask) * torch.sqrt(n / n_obs)).max())
-        return float(torch.linalg.matrix_norm(self.target, ord=2).max())
+        """No known target: the net fits a full matrix that agrees with the ratings on Ω. Most entries of
+        the zero-filled P_Ω(R) are zeros, so its top singular value is far below that of a full matrix of
+        ratings (dominated by the mean rating times the all-ones matrix, σ_max ≈ mean·√(n₁n₂)). σ_max is
+        therefore estimated as the full matrix's Frobenius norm extrapolated from Ω,
+        ‖P_Ω(R)‖_F·√(n₁n₂/|Ω|): an upper bound on σ_max of any matrix whose entries have Ω's mean
+        square, and close to it for a matrix dominated by its mean. The zero-filled σ_max would make
+        theory's stable step size too large (GD diverges at step sizes it calls stable:
+        tests/test_sim_io.py checks the message against such a run). |Ω| >= 1 is checked when built."""
+        n_obs = self.mask.sum(dim=(1, 2))
+        n = self.shape[0] * self.shape[1]
+        return float((torch.linalg.matrix_norm(self.target * self.mask) * torch.sqrt(n / n_obs)).max())
 
 
-# --------------------------------------------------------------------------- construction
-def _target(cfg, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n1, n2 = cfg.shape
-    if cfg.target == "authors":
-        t = theory.authors_target((n1, n2), cfg.rank, seed)
-        return t.U, t.sigma, t.V
-    if cfg.target == "spectrum":
-        sig = np.sort(np.asarray(cfg.spectrum, dtype=float))[::-1]
-        rng = np.random.default_rng([seed, 1])
-        U = _haar(rng, n1, sig.size)
-        V = _haar(rng, n2, sig.size)
-        return U, sig, V
-    M = load_target_file(cfg.target_file, (n1, n2))
-    U, S, Vt = np.linalg.svd(M, full_matrices=False)
-    r = cfg.rank
-    # the tracked pairs must be defined by the matrix, not by the LAPACK: σ_r nonzero and apart from
-    # σ_{r+1}, beyond the SVD's backward error max(n1, n2)·eps·σ_1
-    tol = max(n1, n2) * np.finfo(float).eps * S[0]
-    nxt = S[r] if r < S.size else 0.0
-    if not (S[r - 1] > tol and S[r - 1] - nxt > tol):
-        raise DataError(f"rank = {r} does not fit target_file {str(cfg.target_file)!r}: its singular values "
-                        f"σ_{r} = {S[r - 1]:.6g} and σ_{r + 1} = {nxt:.6g} are not separated (by more than "
-                        f"{tol:.3g}), so its top-{r} singular vectors are not defined; choose another --rank")
-    return U[:, :r], S[:r], Vt[:r].T
+class Sensing(DenseProblem):
+    kind = "sensing"
 
+    def __init__(self, target, loss, U=None, sigma=None, V=None, *, A, y, surrogate=None):
+        self.A, self.y = A, y            #: (B, m, n1·n2) sensing operator, (B, m) measurements
+        super().__init__(target, loss, U, sigma, V, surrogate=surrogate)
 
-def orthonormal_columns(A: np.ndarray) -> np.ndarray:
-    r"""The Q of A = QR (A of shape (n, k), k <= n) with R's diagonal made positive: unique for a
-    full-rank A, so it does not depend on a LAPACK's Householder sign convention.
+    def _count(self) -> torch.Tensor:
+        return torch.full((self.batch,), float(self.A.shape[1]), dtype=self.target.dtype, device=self.target.device)
 
-    A rank-deficient A has a zero :math:`R_{ii}` (R triangular), for which any column of Q would
-    do: raises ValueError when :math:`\min_i|R_{ii}|\le\max(n,k)\,\epsilon_\text{mach}\max_i|R_{ii}|`
-    (QR's backward error is a small multiple of that), instead of taking the LAPACK's choice.
-    The sign is taken as +1 where :math:`R_{ii}\ge0` (``np.sign`` would give 0 for a zero one)."""
-    A = np.asarray(A, dtype=float)
-    n, k = A.shape
-    if not 1 <= k <= n:
-        raise ValueError(f"A must have 1 <= columns <= rows, got shape {A.shape}")
-    Q, R = np.linalg.qr(A)
-    d = np.abs(np.diag(R))
-    if not d.min() > max(n, k) * np.finfo(float).eps * d.max():
-        raise ValueError(f"A must have full column rank {k} for a unique orthonormal basis; "
-                         f"min |R_ii| / max |R_ii| = {d.min() / d.max() if d.max() > 0 else 0.0:.3g}")
-    return Q * np.where(np.diag(R) < 0, -1.0, 1.0)
+    def stability_kwargs(self, k: int) -> dict:
+        return {"problem": "sensing", "n_measurements": int(self.A.shape[1]), "sensing_std": float(self.A[k].std())}
 
+    def _sum_residual(self, left, right):
+        W = left if right is None else torch.bmm(left, right)
+        # one matrix-vector product per instance: batched bmm picks batch-size-dependent
+        # kernels for vectors, and these products are memory-bound anyway
+        w = W.reshape(W.shape[0], -1)
+        r = torch.stack([torch.mv(A, x) for A, x in zip(self.A, w)]) - self.y
+        g = torch.stack([torch.mv(A.T, x) for A, x in zip(self.A, r)]).reshape(W.shape)
+        return 0.5 * torch.linalg.vector_norm(r, dim=1) ** 2, g
 
-def _haar(rng, n, k):
-    return orthonormal_columns(rng.standard_normal((n, k)))
-
-
-def load_target_file(path, shape) -> np.ndarray:
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"target_file {str(p)!r} does not exist")
-    try:
-        M = np.load(p, allow_pickle=False)
-    except ValueError as exc:
-        raise DataError(f"target_file {str(p)!r} is not a plain .npy array (pickles are refused): {exc}") from None
-    if M.ndim != 2 or tuple(M.shape) != tuple(shape) or not np.all(np.isfinite(M)):
-        raise DataError(f"target_file must hold a finite {shape[0]}x{shape[1]} matrix, got shape {M.shape}")
-    return M.astype(float)
-
-
-def _mask(cfg, seed: int, shape) -> np.ndarray:
-    rng = np.random.default_rng([seed, 2])
-    n = shape[0] * shape[1]
-    if cfg.sampling == "bernoulli":
-        m = rng.random(shape) < cfg.observed
-    else:  # the authors' fixed count: exactly round(p n1 n2) entries, uniformly
-        m = np.zeros(n, dtype=bool)
-        m[rng.choice(n, size=max(1, round(cfg.observed * n)), replace=False)] = True
-        m = m.reshape(shape)
-    if not m.any():  # Bernoulli can draw no entry at all; N = |Ω| = 0 has no meaning
-        raise ValueError(f"observed = {cfg.observed!r} drew 0 observed entries of the {shape[0]}x{shape[1]} target "
-                         f"for seed {seed} (Bernoulli sampling); raise observed or d (|Ω| must be >= 1)")
-    return m.astype(float)
-
-
-def available_bytes(device: torch.device) -> int:
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:  # pragma: no cover - non-Linux
-        pass
-    return 1 << 62  # pragma: no cover
-
-
-def check_sensing_memory(cfg, batch: int, device: torch.device) -> None:
-    n1, n2 = cfg.shape
-    item = torch.empty((), dtype=cfg.torch_dtype).element_size()
-    need = batch * cfg.measurements * n1 * n2 * item
-    have = available_bytes(device)
-    if need > 0.8 * have:
-        raise MemoryError(
-            f"the sensing operator needs {need / 2**30:.2f} GiB ({batch} x {cfg.measurements} x {n1 * n2} "
-            f"{cfg.dtype}) but only {have / 2**30:.2f} GiB is free on {device}; lower --measurements, --seeds or d"
-        )
-
-
-def make_problem(cfg, seeds: list[int], device: torch.device) -> Problem:
-    """Build the batch of problem instances named by ``cfg`` (a :class:`sim.RunConfig`)."""
-    dt = cfg.torch_dtype
-    to = lambda a: torch.as_tensor(np.stack(a), dtype=dt, device=device)  # noqa: E731
-    if cfg.problem == "movielens":
-        R = load_movielens()
-        trains, tests = zip(*(_movielens_split(R, s) for s in seeds))
-        target = to([R] * len(seeds))
-        mask, test = to(trains), to(tests)
-        return Problem("movielens", target, cfg.loss, None, None, None, mask=mask, test_mask=test,
-                       surrogate=target * mask)
-    Us, Ss, Vs = zip(*(_target(cfg, s) for s in seeds))
-    # a file target is that file's matrix (its top-r singular pairs are only tracked); the others are rank r
-    Ms = ([load_target_file(cfg.target_file, cfg.shape)] * len(seeds) if cfg.target == "file"
-          else [(U * S) @ V.T for U, S, V in zip(Us, Ss, Vs)])
-    target, U, S, V = to(Ms), to(Us), to(Ss), to(Vs)
-    if cfg.problem == "factorization":
-        return Problem("factorization", target, cfg.loss, U, S, V, surrogate=target)
-    if cfg.problem == "completion":
-        mask = to([_mask(cfg, s, cfg.shape) for s in seeds])
-        return Problem("completion", target, cfg.loss, U, S, V, mask=mask, surrogate=target * mask,
-                       varying_n=cfg.loss == "mean" and cfg.sampling == "bernoulli")
-    check_sensing_memory(cfg, len(seeds), device)
-    n = cfg.shape[0] * cfg.shape[1]
-    std = 1.0 / math.sqrt(cfg.measurements) if cfg.sensing_norm == "isometric" else 1.0 / cfg.measurements
-    A = torch.empty((len(seeds), cfg.measurements, n), dtype=dt, device=device)
-    for k, s in enumerate(seeds):  # drawn in float64 on the CPU from the seed, then cast/moved
-        g = torch.Generator().manual_seed(int(np.random.SeedSequence([s, 3]).generate_state(1)[0]))
-        A[k] = (std * torch.randn((cfg.measurements, n), generator=g, dtype=torch.float64)).to(dt)
-    y = torch.stack([torch.mv(Ak, Mk.reshape(-1)) for Ak, Mk in zip(A, target)])
-    surr = torch.stack([torch.mv(Ak.T, yk) for Ak, yk in zip(A, y)]).reshape(target.shape) / cfg.measurements
-    return Problem("sensing", target, cfg.loss, U, S, V, A=A, y=y, surrogate=surr)
-
-
-# --------------------------------------------------------------------------- MovieLens-100K
-def movielens_path() -> Path:
-    """Path of ml-100k.inter inside the installed ``recbole`` package (not imported)."""
-    spec = importlib.util.find_spec("recbole")
-    hint = "install it with: pip install --no-deps recbole==1.2.1"
-    if spec is None or spec.origin is None:
-        raise DataError(f"MovieLens-100K comes from the 'recbole' package, which is not installed; {hint}")
-    p = Path(spec.origin).parent / "dataset_example" / "ml-100k" / "ml-100k.inter"
-    if not p.is_file():
-        raise DataError(f"recbole is installed but {p} is missing; {hint}")
-    return p
-
-
-def load_movielens(path: str | os.PathLike | None = None) -> np.ndarray:
-    """The 943×1682 rating matrix (0 = unrated), after checking size and SHA-256."""
-    p = Path(path) if path is not None else movielens_path()
-    data = p.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != MOVIELENS_SHA256:
-        raise DataError(f"{p} has SHA-256 {digest[:16]}…, expected {MOVIELENS_SHA256[:16]}… (recbole==1.2.1)")
-    rows = np.loadtxt(p, skiprows=1, usecols=(0, 1, 2))
-    if rows.shape != (MOVIELENS_RATINGS, 3):
-        raise DataError(f"{p} holds {rows.shape[0]} ratings, expected {MOVIELENS_RATINGS}")
-    users, items = rows[:, 0].astype(int), rows[:, 1].astype(int)
-    R = np.zeros(MOVIELENS_SHAPE)
-    R[users - 1, items - 1] = rows[:, 2]
-    if (R > 0).sum() != MOVIELENS_RATINGS:
-        raise DataError(f"{p} has duplicate (user, item) pairs")
-    return R
-
-
-def _movielens_split(R: np.ndarray, seed: int, test_fraction: float = 0.2):
-    """Seeded split of the ratings: (train mask, test mask), each with at least one rating.
-
-    An item (or user) may have no rating in the training split: the runs handle such empty rows
-    and columns explicitly (AltMin gives them exactly zero factor rows; under GD the
-    loss gradient is exactly zero there)."""
-    idx = np.flatnonzero(R)
-    n_test = round(test_fraction * idx.size)
-    if not 1 <= n_test < idx.size:
-        raise ValueError(f"test_fraction = {test_fraction!r} of {idx.size} ratings gives {n_test} test ratings; "
-                         f"it must leave between 1 and {idx.size - 1}")
-    rng = np.random.default_rng([seed, 4])
-    test = rng.choice(idx, size=n_test, replace=False)
-    tr = np.zeros(R.size)
-    tr[idx] = 1.0
-    tr[test] = 0.0
-    te = np.zeros(R.size)
-    te[test] = 1.0
-    return tr.reshape(R.shape), te.reshape(R.shape)
+    def least_squares(self, F, side):  # pragma: no cover  (refused by RunConfig)
+        raise ValueError("AltMin does not apply to sensing")

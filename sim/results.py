@@ -26,7 +26,7 @@ from .config import RunConfig
 from .flow import run_flow
 from .gd import Trace, run_gd
 from .models import init_compressed, init_wide
-from .problems import make_problem
+from .build import make_problem
 
 __all__ = ["Run", "run", "load_run", "execute", "DEFAULT_ROOT"]
 

@@ -12,7 +12,9 @@ import sim
 import theory
 from sim.altmin import least_squares_columns, spectral_init
 from sim.nonlinear.models import Penultimate, orthonormal_completion
-from sim.problems import Problem, _movielens_split, orthonormal_columns
+from sim.data import _movielens_split
+from sim.linalg import orthonormal_columns
+from sim.problems import Completion, Factorization, Problem
 from verify.tolerance import ulps
 
 CPU = torch.device("cpu")
@@ -156,12 +158,12 @@ def test_altmin_with_empty_rows_and_columns_runs_finite_and_batch_equals_single(
         masks.append(_ragged_mask(rng, n, m, r + 1))
         targets.append(rng.standard_normal((n, r)) @ rng.standard_normal((r, m)))
     T, Mk = torch.as_tensor(np.stack(targets)), torch.as_tensor(np.stack(masks))
-    p = Problem("completion", T, "sum", None, None, None, mask=Mk, surrogate=T * Mk)
+    p = Completion(T, "sum", mask=Mk, surrogate=T * Mk)
     tr = sim.run_altmin(p, rank_hat=r + 1, steps=4, log_every=2, n_sv=3)
     for v in tr.metrics.values():
         assert np.all(np.isfinite(np.stack(v)))
     for b in range(2):
-        p1 = Problem("completion", T[b:b + 1], "sum", None, None, None, mask=Mk[b:b + 1], surrogate=(T * Mk)[b:b + 1])
+        p1 = Completion(T[b:b + 1], "sum", mask=Mk[b:b + 1], surrogate=(T * Mk)[b:b + 1])
         t1 = sim.run_altmin(p1, rank_hat=r + 1, steps=4, log_every=2, n_sv=3)
         for key in tr.metrics:
             assert all(np.array_equal(a[b], c[0]) for a, c in zip(tr.metrics[key], t1.metrics[key])), key
@@ -228,7 +230,7 @@ def test_movielens_items_without_training_ratings_get_zero_factors(monkeypatch):
 def test_zero_target_is_refused():
     Z = torch.zeros(1, 4, 5, dtype=torch.float64)
     with pytest.raises(ValueError, match=r"^target of instance 0 is the zero matrix \(0 nonzero entries\)"):
-        Problem("factorization", Z, "sum", None, None, None)
+        Factorization(Z, "sum")
 
 
 def test_empty_or_non_binary_mask_is_refused():
@@ -236,9 +238,9 @@ def test_empty_or_non_binary_mask_is_refused():
     mask = torch.ones_like(T)
     mask[1] = 0.0
     with pytest.raises(ValueError, match=r"^mask of instance 1 observes 0 entries; it must observe between 1 and 9$"):
-        Problem("completion", T, "mean", None, None, None, mask=mask)
+        Completion(T, "mean", mask=mask)
     with pytest.raises(ValueError, match=r"^mask entries must be 0 or 1, got 0\.5$"):
-        Problem("completion", T, "mean", None, None, None, mask=0.5 * torch.ones_like(T))
+        Completion(T, "mean", mask=0.5 * torch.ones_like(T))
     cfg = sim.RunConfig(problem="completion", d=2, rank=1, rank_hat=1, observed=1e-9)
     with pytest.raises(ValueError, match=r"^observed = 1e-09 drew 0 observed entries of the 2x2 target for seed 0"):
         sim.make_problem(cfg, [0], CPU)
@@ -254,7 +256,7 @@ def test_all_observed_completion_has_nan_unobserved_error():
     # a partially observed instance in the same call keeps its finite value
     mask = p.mask.clone().repeat(2, 1, 1)
     mask[1, 0, 0] = 0.0
-    q = Problem("completion", p.target.repeat(2, 1, 1), "sum", None, None, None, mask=mask)
+    q = Completion(p.target.repeat(2, 1, 1), "sum", mask=mask)
     u = q.errors(torch.zeros_like(q.target))["unobserved_error"]
     assert torch.isnan(u[0]) and u[1] == 1.0
 
@@ -294,7 +296,7 @@ def test_orthonormal_columns_do_not_depend_on_the_householder_sign_convention(mo
 def test_sign_fix_keeps_the_haar_draws_bitwise():
     rng1, rng2 = np.random.default_rng(8), np.random.default_rng(8)
     Q, R = np.linalg.qr(rng1.standard_normal((9, 5)))
-    assert np.array_equal(sim.problems._haar(rng2, 9, 5), Q * np.sign(np.diag(R)))  # former formula
+    assert np.array_equal(sim.build._haar(rng2, 9, 5), Q * np.sign(np.diag(R)))  # former formula
 
 
 def test_nonlinear_completion_refuses_a_rank_deficient_lead():

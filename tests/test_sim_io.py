@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import sim
-from sim.problems import MOVIELENS_SHAPE, _movielens_split
+from sim.data import MOVIELENS_SHAPE, _movielens_split
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(d=10, rank=2, rank_hat=3, steps=20, log_every=10, eps=0.3, eta=1.0)
@@ -133,7 +133,7 @@ def test_cli_run_errors_are_one_line(args, needle, code, tmp_path):
 
 
 def test_sensing_memory_is_checked_before_allocating(monkeypatch):
-    import sim.problems as sp
+    import sim.build as sp
 
     monkeypatch.setattr(sp, "available_bytes", lambda device: 1 << 20)  # pretend 1 MiB is free
     cfg = sim.RunConfig(problem="sensing", d=30, rank=2, rank_hat=3, measurements=500)

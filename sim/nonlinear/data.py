@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..problems import DataError
+from ..data import DataError
 
 __all__ = ["ImageData", "load_dataset", "load_fashion_mnist", "load_mnist", "load_cifar10", "DATASETS",
            "FASHION_DIR", "DataError"]

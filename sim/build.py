@@ -1,0 +1,125 @@
+"""One place that builds a config's problem: targets, masks, measurement operators, from explicit seeds.
+
+Every instance of a batch is drawn from its own seed exactly as a single run would draw it, in
+float64 on the CPU, then cast and moved; each random stream has its own seed sequence
+``[seed, k]`` (1: target vectors, 2: observed entries, 3: sensing operator, 4: MovieLens split).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+import theory
+
+from .data import DataError, _movielens_split, load_movielens, load_target_file
+from .linalg import orthonormal_columns
+from .problems import Completion, Factorization, MovieLens, Sensing
+
+__all__ = ["make_problem", "available_bytes", "check_sensing_memory"]
+
+
+def _target(cfg, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n1, n2 = cfg.shape
+    if cfg.target == "authors":
+        t = theory.authors_target((n1, n2), cfg.rank, seed)
+        return t.U, t.sigma, t.V
+    if cfg.target == "spectrum":
+        sig = np.sort(np.asarray(cfg.spectrum, dtype=float))[::-1]
+        rng = np.random.default_rng([seed, 1])
+        U = _haar(rng, n1, sig.size)
+        V = _haar(rng, n2, sig.size)
+        return U, sig, V
+    M = load_target_file(cfg.target_file, (n1, n2))
+    U, S, Vt = np.linalg.svd(M, full_matrices=False)
+    r = cfg.rank
+    # the tracked pairs must be defined by the matrix, not by the LAPACK: σ_r nonzero and apart from
+    # σ_{r+1}, beyond the SVD's backward error max(n1, n2)·eps·σ_1
+    tol = max(n1, n2) * np.finfo(float).eps * S[0]
+    nxt = S[r] if r < S.size else 0.0
+    if not (S[r - 1] > tol and S[r - 1] - nxt > tol):
+        raise DataError(f"rank = {r} does not fit target_file {str(cfg.target_file)!r}: its singular values "
+                        f"σ_{r} = {S[r - 1]:.6g} and σ_{r + 1} = {nxt:.6g} are not separated (by more than "
+                        f"{tol:.3g}), so its top-{r} singular vectors are not defined; choose another --rank")
+    return U[:, :r], S[:r], Vt[:r].T
+
+
+def _haar(rng, n, k):
+    return orthonormal_columns(rng.standard_normal((n, k)))
+
+
+def _mask(cfg, seed: int, shape) -> np.ndarray:
+    rng = np.random.default_rng([seed, 2])
+    n = shape[0] * shape[1]
+    if cfg.sampling == "bernoulli":
+        m = rng.random(shape) < cfg.observed
+    else:  # the authors' fixed count: exactly round(p n1 n2) entries, uniformly
+        m = np.zeros(n, dtype=bool)
+        m[rng.choice(n, size=max(1, round(cfg.observed * n)), replace=False)] = True
+        m = m.reshape(shape)
+    if not m.any():  # Bernoulli can draw no entry at all; N = |Ω| = 0 has no meaning
+        raise ValueError(f"observed = {cfg.observed!r} drew 0 observed entries of the {shape[0]}x{shape[1]} target "
+                         f"for seed {seed} (Bernoulli sampling); raise observed or d (|Ω| must be >= 1)")
+    return m.astype(float)
+
+
+def available_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:  # pragma: no cover - non-Linux
+        pass
+    return 1 << 62  # pragma: no cover
+
+
+def check_sensing_memory(cfg, batch: int, device: torch.device) -> None:
+    n1, n2 = cfg.shape
+    item = torch.empty((), dtype=cfg.torch_dtype).element_size()
+    need = batch * cfg.measurements * n1 * n2 * item
+    have = available_bytes(device)
+    if need > 0.8 * have:
+        raise MemoryError(
+            f"the sensing operator needs {need / 2**30:.2f} GiB ({batch} x {cfg.measurements} x {n1 * n2} "
+            f"{cfg.dtype}) but only {have / 2**30:.2f} GiB is free on {device}; lower --measurements, --seeds or d"
+        )
+
+
+def make_problem(cfg, seeds: list[int], device: torch.device):
+    """Build the batch of problem instances named by ``cfg`` (a :class:`sim.RunConfig`)."""
+    dt = cfg.torch_dtype
+    to = lambda a: torch.as_tensor(np.stack(a), dtype=dt, device=device)  # noqa: E731
+    if cfg.problem == "movielens":
+        R = load_movielens()
+        trains, tests = zip(*(_movielens_split(R, s) for s in seeds))
+        target = to([R] * len(seeds))
+        mask, test = to(trains), to(tests)
+        return MovieLens(target, cfg.loss, mask=mask, test_mask=test, surrogate=target * mask)
+    Us, Ss, Vs = zip(*(_target(cfg, s) for s in seeds))
+    # a file target is that file's matrix (its top-r singular pairs are only tracked); the others are rank r
+    Ms = ([load_target_file(cfg.target_file, cfg.shape)] * len(seeds) if cfg.target == "file"
+          else [(U * S) @ V.T for U, S, V in zip(Us, Ss, Vs)])
+    target, U, S, V = to(Ms), to(Us), to(Ss), to(Vs)
+    if cfg.problem == "factorization":
+        return Factorization(target, cfg.loss, U, S, V, surrogate=target)
+    if cfg.problem == "completion":
+        mask = to([_mask(cfg, s, cfg.shape) for s in seeds])
+        return Completion(target, cfg.loss, U, S, V, mask=mask, surrogate=target * mask,
+                          varying_n=cfg.loss == "mean" and cfg.sampling == "bernoulli")
+    check_sensing_memory(cfg, len(seeds), device)
+    n = cfg.shape[0] * cfg.shape[1]
+    std = 1.0 / math.sqrt(cfg.measurements) if cfg.sensing_norm == "isometric" else 1.0 / cfg.measurements
+    A = torch.empty((len(seeds), cfg.measurements, n), dtype=dt, device=device)
+    for k, s in enumerate(seeds):  # drawn in float64 on the CPU from the seed, then cast/moved
+        g = torch.Generator().manual_seed(int(np.random.SeedSequence([s, 3]).generate_state(1)[0]))
+        A[k] = (std * torch.randn((cfg.measurements, n), generator=g, dtype=torch.float64)).to(dt)
+    y = torch.stack([torch.mv(Ak, Mk.reshape(-1)) for Ak, Mk in zip(A, target)])
+    surr = torch.stack([torch.mv(Ak.T, yk) for Ak, yk in zip(A, y)]).reshape(target.shape) / cfg.measurements
+    return Sensing(target, cfg.loss, U, S, V, A=A, y=y, surrogate=surr)
+
+
