@@ -66,11 +66,8 @@ def init_compressed(cfg, problem, device) -> tuple[list[torch.Tensor], list[floa
 
     The SVD's sign choice does not matter: flipping :math:`u_i` and :math:`v_i` together flips a
     column of :math:`\widetilde W_L` and a row of :math:`\widetilde W_1`, which GD carries along
-    exactly (IEEE rounding is sign-symmetric), so every logged number is bitwise the same. When
-    ``src`` has rank < r̂ (the oracle init, or factorization's spectral init, with r̂ > r), the
-    columns beyond its rank span the LAPACK's choice of null-space basis. For factorization every
-    such choice orthogonal to U*, V* gives the same β modes (Theorem 1), so the metrics agree to
-    rounding; tests/test_sim_engine.py checks Theorem 1's diagonal structure in NumPy's own basis."""
+    exactly (IEEE rounding is sign-symmetric), so every logged number is bitwise the same; columns
+    past the source's rank are a fixed completion, not the LAPACK's null-space basis."""
     rh, L, eps = cfg.rank_hat, cfg.depth, cfg.eps
     Us, Vs = problem.spectral_factors(rh, cfg.seed_list, oracle=cfg.resolved_init == "oracle")
     Vts = [V.T for V in Vs]

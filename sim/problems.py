@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from .gd import _backward, _mm, _prefixes, _t, end_to_end
-from .linalg import least_squares_columns
+from .linalg import complete_basis, least_squares_columns
 
 __all__ = ["Problem", "DenseProblem", "Factorization", "Completion", "MovieLens", "Sensing"]
 
@@ -183,13 +183,18 @@ class DenseProblem(Problem):
 
         The SVD's sign choice does not matter: flipping :math:`u_i` and :math:`v_i` together flips a
         column of :math:`\widetilde W_L` and a row of :math:`\widetilde W_1`, which GD carries along
-        exactly (IEEE rounding is sign-symmetric), so every logged number is bitwise the same."""
+        exactly (IEEE rounding is sign-symmetric), so every logged number is bitwise the same. When the
+        source has rank < k (the oracle init, or factorization's spectral init, with r̂ > r), the columns
+        beyond its rank are :func:`sim.linalg.complete_basis`'s fixed orthonormal completion."""
         src = self.target if oracle else self.surrogate
         Us, Vs = [], []
         for M in src.detach().to("cpu", torch.float64).numpy():
-            U, _, Vt = np.linalg.svd(M, full_matrices=False)
-            Us.append(U[:, :k])
-            Vs.append(Vt[:k].T)
+            U, S, Vt = np.linalg.svd(M, full_matrices=False)
+            # past the numerical rank (NumPy's matrix_rank cutoff) the singular vectors are the LAPACK's
+            # choice of null-space basis: those columns are a fixed completion instead (sim.linalg)
+            rank = int(np.count_nonzero(S[:k] > max(M.shape) * np.finfo(float).eps * S[0])) if S[0] > 0 else 0
+            Us.append(complete_basis(U[:, :rank], k))
+            Vs.append(complete_basis(Vt[:rank].T, k))
         return Us, Vs
 
     # ------------------------------------------------------------------ AltMin (completion-like kinds)

@@ -375,3 +375,24 @@ def test_flows_refuse_an_initial_value_that_underflows():
 def test_theory_refuses_zero_scales(call, msg):
     with pytest.raises(ValueError, match=msg):
         call()
+
+
+def test_compressed_init_past_the_targets_rank_does_not_take_the_lapacks_null_basis(monkeypatch):
+    """Oracle init with r̂ = 4 > r = 2: the columns past rank 2 are a fixed completion, so another LAPACK's
+    basis of the null space (here: a rotation of NumPy's) gives bitwise the same initial layers."""
+    cfg = sim.RunConfig(problem="factorization", model="compressed", init="oracle", d=9, rank=2, rank_hat=4, eps=0.3)
+    p = sim.make_problem(cfg, [0], torch.device("cpu"))
+    W0 = sim.init_compressed(cfg, p, torch.device("cpu"))[0]
+    real = np.linalg.svd
+    rot = np.linalg.qr(np.random.default_rng(5).standard_normal((7, 7)))[0]
+
+    def other_lapack(M, full_matrices=True, **kw):
+        U, S, Vt = real(M, full_matrices=full_matrices, **kw)
+        U, Vt = U.copy(), Vt.copy()
+        U[:, 2:] = U[:, 2:] @ rot
+        Vt[2:] = rot.T @ Vt[2:]
+        return U, S, Vt
+
+    monkeypatch.setattr(np.linalg, "svd", other_lapack)
+    W1 = sim.init_compressed(cfg, p, torch.device("cpu"))[0]
+    assert all(torch.equal(a, b) for a, b in zip(W0, W1))

@@ -99,7 +99,8 @@ def test_oracle_compressed_net_stays_diagonal_and_follows_theorem1():
     p = sim.make_problem(cfg, [0], torch.device("cpu"))
     eta = 0.4 * theory.critical_step_size(p.sigma_max(), depth=3, alpha=2.0, eps=0.4)
     Ws, sc = sim.init_compressed(cfg, p, torch.device("cpu"))
-    U, _, Vh = np.linalg.svd(p.target[0].numpy())
+    (U,), (V,) = p.spectral_factors(4, [0], oracle=True)  # the basis the init used: U*, V*, then a fixed completion
+    Vh = V.T
     pred = theory.compressed_spectrum(p.sigma[0].numpy(), depth=3, eps=0.4, eta=eta, steps=80, alpha=2.0, rank_hat=4)
     for t in range(1, 81):
         sim.gd_step(Ws, sc, eta, p)
