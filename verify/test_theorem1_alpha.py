@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from sim.instances import lists
 from verify.strategies import alphas, depths, epsilons, spectra, step_fractions
-from verify.test_theorem1 import ROUNDING_ULPS, deviation
+from verify.measures import ROUNDING_ULPS, deviation
 
 CLAIM = "theorem1-alpha"
 

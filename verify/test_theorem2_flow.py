@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 import theory
 from sim.instances import flow_sq_errors, lists, setup, weights_lists
+from verify.measures import flow_tie_band
 from verify.strategies import seeds, spectra
 
 CLAIM = "theorem2-flow"
@@ -47,8 +48,9 @@ def test_holds_when_rank_hat_equals_rank(record, sig, dpad, depth, eps, seed):
     record.evidence(CLAIM, "r̂ = r: instances searched, all holding", t.count("n"))
     record.evidence(CLAIM, "r̂ = r: smallest (wide − compressed)/‖M*‖² over all times", float(f"{t.min('worst', margin):.3g}"))
     record.evidence(CLAIM, "r̂ = r: sizes (d, r, r̂, L)", t.union("sizes", [(d, r, r, depth)]))
-    # solve_ivp at rtol 1e-10 on both nets: errors agree to ~1e-9 relative; 1e-8 of ‖M*‖² is the tie band
-    assert margin >= -1e-8
+    # both nets integrated by solve_ivp at sim.run_flow's rtol/atol: a tie is within the solver's error
+    # on the two squared errors (relative to ‖M*‖², hence scale 1)
+    assert margin >= -flow_tie_band(1.0, depth=depth, weight_scale=eps)
 
 
 @pytest.mark.claim(CLAIM)
@@ -67,8 +69,10 @@ def test_with_beta_modes_violations_are_bounded_by_the_beta_error(record, sig, e
     beta_err = (rh - r) * theory.beta_flow(eps**depth, times, depth=depth) ** 2
     slack = ew - ec + beta_err
     target(-float(np.min((ew - ec) / np.maximum(beta_err, 1e-300))), label="violation / beta error")
-    assert np.all(slack >= -1e-8 * float(np.sum(sig**2)))
-    viol = bool(np.min(ew - ec) < -1e-8 * float(np.sum(sig**2)))
+    # the solver's error on the two squared errors (sim.run_flow's rtol/atol) is the tie band
+    band = flow_tie_band(float(np.sum(sig**2)), depth=depth, weight_scale=eps)
+    assert np.all(slack >= -band)
+    viol = bool(np.min(ew - ec) < -band)
     t = record.tally()
     record.evidence(CLAIM, "r̂ > r: instances searched / violating (all within the β-mode error)",
                     f"{t.count('n')} / {t.count('viol', viol)}")
