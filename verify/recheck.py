@@ -3,7 +3,8 @@
     python -m verify.recheck docs/verification.json
 
 Each counterexample in the report carries the target, the initial layers (nested lists), the
-hyperparameters and the claimed margin; this file recomputes the margin from those numbers only.
+hyperparameters and the claimed margin; this file recomputes the margin from those numbers only
+(a Theorem 1 example must also reproduce its stored GD and Eq. (13) values to rounding).
 The claim tests call :func:`recheck` on every counterexample they record.
 """
 
@@ -14,6 +15,9 @@ import sys
 from functools import reduce
 
 import numpy as np
+
+from verify.claims import THEOREM1_ULPS_PER_STEP
+from verify.tolerance import ulps
 
 
 def _e2e(Ws):
@@ -60,14 +64,21 @@ def recheck(c: dict) -> float:
         Wc = [np.array(W) for W in c["compressed_layers_W1_to_WL"]]
         return float(np.sum((_e2e(Ww) - M) ** 2) - np.sum((_e2e(Wc) - M) ** 2))
     # Theorem 1 with α: one mode of Algorithm 1 (outer scalar a, inner b), GD vs Eq. (13)
-    L, eps, eta, a_ = c["depth"], c["eps"], c["eta"], c["alpha"]
+    L, eps, eta, a_, steps = c["depth"], c["eps"], c["eta"], c["alpha"], c["first_violating_step"]
     s = np.linalg.svd(M, compute_uv=False)[0]
     a = b = lam = eps
-    for _ in range(c["first_violating_step"]):
+    for _ in range(steps):
         e = a * a * b ** (L - 2) - s
         a, b = a - a_ * eta * e * a * b ** (L - 2), b - eta * e * a * a * b ** (L - 3)
         lam = lam * (1 - eta * (lam**L - s) * lam ** (L - 2))
-    return -abs(a * a * b ** (L - 2) - lam**L)
+    gd, eq13 = a * a * b ** (L - 2), lam**L
+    # the stored values must be reproduced to rounding (the claim test's budget a step, in ulps of σ_1):
+    # else the example is not what it says, and its margin is the (positive) mismatch
+    budget = ulps(THEOREM1_ULPS_PER_STEP * steps) * s
+    mismatch = max(abs(gd - c["gd_value"]), abs(eq13 - c["eq13_value"]))
+    if mismatch > budget:
+        return float(mismatch)
+    return float(budget - abs(gd - eq13))  # < 0: GD departs from Eq. (13) by more than rounding
 
 
 def main(path: str) -> int:
