@@ -12,7 +12,10 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
+
 import sim
+import theory
 
 from .store import Store
 
@@ -20,19 +23,43 @@ __all__ = ["run_batch", "completed_outcomes", "diverged_outcome", "failed_outcom
 
 #: columns every outcome has (the final metrics, ``final_<metric>``, follow them)
 OUTCOME_COLUMNS = ("key", "status", "message", "steps_done", "stopped", "train_time_s", "batch_size",
-                   "store_key", "eta_stable")
+                   "store_key", "eta_stable", "fit_steps")
 _NOT_METRICS = {"step", "seed", "time_s", "t"}
+FIT_DELTA = 0.01  #: a mode counts as fitted at (1 - δ) σ*_i, as in theory.fit_time's default
+
+
+def target_sigma(cfg: sim.RunConfig) -> np.ndarray | None:
+    """σ* of the target ``sim`` builds for this single config (authors' generator seeded by the run's seed,
+    or the given spectrum); ``None`` for any other target (a file, MovieLens, …): no ``fit_steps`` then."""
+    if cfg.problem not in ("factorization", "sensing", "completion"):
+        return None
+    if cfg.target == "spectrum":
+        return np.sort(np.asarray(cfg.spectrum, float))[::-1]
+    if cfg.target == "authors":
+        return theory.authors_target(cfg.shape, cfg.rank, cfg.seed).sigma
+    return None
+
+
+def fit_steps(run: sim.Run, index: int, sigma) -> list[int]:
+    """First logged step at which σ_i(W_{L:1}) >= (1 − δ) σ*_i, per mode i (−1: not within the run)."""
+    if sigma is None:
+        return []
+    steps = np.array(sorted(run.metrics["step"].unique()))
+    sv = run.singular_values[:, index, : len(sigma)]
+    hit = sv >= (1 - FIT_DELTA) * np.asarray(sigma)[None, : sv.shape[1]]
+    return [int(steps[np.argmax(hit[:, i])]) if hit[:, i].any() else -1 for i in range(sv.shape[1])]
 
 
 def completed_outcomes(run: sim.Run, points) -> list[dict]:
     """One outcome per seed of ``points`` (single configs) from a finished run holding them."""
     m = run.metrics
     last = m[m.step == m.step.max()].set_index("seed")
-    out = []
+    out, first = [], int(run.config["seed"])
     for p in points:
         row = {"key": p.key(), "status": "completed", "message": "", "steps_done": int(run.summary["steps_done"]),
                "stopped": run.summary.get("stopped", ""), "train_time_s": float(run.summary["train_time_s"]),
-               "batch_size": int(run.config["seeds"]), "store_key": run.config["key"], "eta_stable": math.nan}
+               "batch_size": int(run.config["seeds"]), "store_key": run.config["key"], "eta_stable": math.nan,
+               "fit_steps": fit_steps(run, p.seed - first, target_sigma(p))}
         for c in m.columns:
             if c not in _NOT_METRICS:
                 row[f"final_{c}"] = float(last.loc[p.seed, c])
@@ -43,13 +70,13 @@ def completed_outcomes(run: sim.Run, points) -> list[dict]:
 def diverged_outcome(point: sim.RunConfig, rec: dict) -> dict:
     return {"key": point.key(), "status": "diverged", "message": rec["message"], "steps_done": int(rec["step"]),
             "stopped": "diverged", "train_time_s": math.nan, "batch_size": 1, "store_key": rec["key"],
-            "eta_stable": float(rec["eta_stable"]), "final_train_loss": float(rec["loss"])}
+            "eta_stable": float(rec["eta_stable"]), "fit_steps": [], "final_train_loss": float(rec["loss"])}
 
 
 def failed_outcome(point: sim.RunConfig, exc: BaseException, batch_size: int) -> dict:
     return {"key": point.key(), "status": "failed", "message": f"{type(exc).__name__}: {exc}",
             "steps_done": 0, "stopped": "failed", "train_time_s": math.nan, "batch_size": batch_size,
-            "store_key": "", "eta_stable": math.nan}
+            "store_key": "", "eta_stable": math.nan, "fit_steps": []}
 
 
 def _run_points(store: Store, cfg: sim.RunConfig, points) -> list[dict]:

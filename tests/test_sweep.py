@@ -289,3 +289,18 @@ def test_a_failed_run_is_a_row_and_is_tried_again(tmp_path, monkeypatch):
     assert [r["status"] for r in rows] == ["failed", "failed"]
     assert rows[0]["message"] == "RuntimeError: disk on fire"
     assert len(sweep.plan_of(spec)[1].todo) == 1  # not recorded: the next sweep tries it again
+
+
+def test_fit_steps_are_each_modes_first_logged_step_at_099_sigma(tmp_path):
+    """The `fit_steps` column: the first logged step at which σ_i(W) reaches 0.99 σ*_i (σ* from theory's
+    generator of the same target), and σ_i is below it at every earlier logged step."""
+    cfg = sim.RunConfig(**{**BASE, "model": "compressed", "eps": 0.1, "eta": 2.0, "steps": 600, "log_every": 5,
+                           "seed": 3})
+    r = sim.run(cfg, root=tmp_path)
+    (row,) = sweep.task.completed_outcomes(r, (cfg,))
+    sigma = theory.authors_target((8, 8), 2, 3).sigma
+    steps = np.array(sorted(r.metrics.step.unique()))
+    assert len(row["fit_steps"]) == 2 and min(row["fit_steps"]) > 0  # both modes fitted, neither at once
+    for i, s in enumerate(row["fit_steps"]):
+        k = int(np.searchsorted(steps, s))
+        assert r.singular_values[k, 0, i] >= 0.99 * sigma[i] > r.singular_values[:k, 0, i].max()
