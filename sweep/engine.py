@@ -61,8 +61,9 @@ def describe(spec: Spec, workers: int | None = None) -> str:
         w = workers or os.cpu_count() or 1
         secs = cost["macs"] / rate
         lines.append(f"cost (theory.gd_step_macs, every step of every seed): {cost['macs']:.3e} multiply-accumulates; "
-                     f"at this machine's float64 100x100 bmm rate ({rate:.3e} MAC/s per thread) that is at least "
-                     f"{secs:.3g} s on one thread, {secs / min(w, len(plan.todo)):.3g} s on {min(w, len(plan.todo))}")
+                     f"at this machine's float64 100x100 bmm rate just measured ({rate:.3e} MAC/s) that is about "
+                     f"{secs:.3g} s on one thread, {secs / min(w, len(plan.todo)):.3g} s on {min(w, len(plan.todo))} "
+                     "(a rough guide: skinny products and a loaded machine run at other rates)")
         if cost["unpriced_runs"]:
             lines.append(f"not priced: {cost['unpriced_runs']} AltMin or gradient-flow runs (no per-step cost model)")
     for b in plan.todo[:20]:
