@@ -16,9 +16,10 @@ import theory
 
 from .data import DataError, _movielens_split, load_movielens, load_target_file
 from .linalg import orthonormal_columns
+from .config import DENSE_ARRAYS, SPARSE_PROBLEMS
 from .problems import Completion, Factorization, MovieLens, Sensing
 
-__all__ = ["make_problem", "available_bytes", "check_sensing_memory"]
+__all__ = ["make_problem", "available_bytes", "check_sensing_memory", "check_memory"]
 
 
 def _target(cfg, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -26,8 +27,9 @@ def _target(cfg, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if cfg.target == "authors":
         t = theory.authors_target((n1, n2), cfg.rank, seed)
         return t.U, t.sigma, t.V
-    if cfg.target == "spectrum":
-        sig = np.sort(np.asarray(cfg.spectrum, dtype=float))[::-1]
+    if cfg.target in ("spectrum", "authors-asymptotic"):  # Haar singular vectors: O((n1 + n2) r²) at any size
+        sig = (np.sort(np.asarray(cfg.spectrum, dtype=float))[::-1] if cfg.target == "spectrum"
+               else theory.authors_spectrum_asymptotic((n1, n2), cfg.rank))
         rng = np.random.default_rng([seed, 1])
         U = _haar(rng, n1, sig.size)
         V = _haar(rng, n2, sig.size)
@@ -90,8 +92,42 @@ def check_sensing_memory(cfg, batch: int, device: torch.device) -> None:
         )
 
 
+def check_memory(cfg, batch: int, device: torch.device) -> None:
+    """MemoryError, before anything is allocated, when the run's tensors would not fit: the dense problem's
+    n1×n2 arrays, the wide DLN's layers, or the sparse observations, against 80% of what is free."""
+    n1, n2 = cfg.shape
+    item = torch.empty((), dtype=cfg.torch_dtype).element_size()
+    parts = {}
+    if cfg.storage == "dense":
+        parts["dense n1 x n2 tensors"] = DENSE_ARRAYS * batch * n1 * n2 * item
+    else:
+        nnz = n1 * n2 * cfg.observed if cfg.problem == "completion" else 0
+        parts["observations"] = batch * nnz * (16 + 2 * item)
+        if cfg.problem == "completion" and cfg.target == "authors":
+            parts["the authors' dense Gaussian draw and its SVD"] = 3 * n1 * n2 * 8
+    if cfg.model == "wide":
+        from .models import widths_of
+
+        ws = widths_of(cfg)
+        # weights, gradients, prefix products and backward temporaries of every layer
+        parts["wide DLN layers"] = 4 * batch * item * sum(a * b for a, b in zip(ws[:-1], ws[1:]))
+    need, have = sum(parts.values()), available_bytes(device)
+    if need > 0.8 * have:
+        what = ", ".join(f"{k} {v / 2**30:.2f} GiB" for k, v in parts.items() if v)
+        hint = ("--storage sparse" if cfg.storage == "dense" and cfg.problem in SPARSE_PROBLEMS else "a smaller d")
+        if cfg.model == "wide":
+            hint = "--model compressed (width r̂) or " + hint
+        raise MemoryError(f"this run needs {need / 2**30:.2f} GiB ({what}) but only {have / 2**30:.2f} GiB is free on "
+                          f"{device}; use {hint}")
+
+
 def make_problem(cfg, seeds: list[int], device: torch.device):
     """Build the batch of problem instances named by ``cfg`` (a :class:`sim.RunConfig`)."""
+    check_memory(cfg, len(seeds), device)
+    if cfg.storage == "sparse":
+        from .sparse_build import make_sparse_problem
+
+        return make_sparse_problem(cfg, seeds, device)
     dt = cfg.torch_dtype
     to = lambda a: torch.as_tensor(np.stack(a), dtype=dt, device=device)  # noqa: E731
     if cfg.problem == "movielens":

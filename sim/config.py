@@ -21,12 +21,19 @@ import torch
 
 from theory.checks import option, validate_choices
 
-PROBLEMS = ("factorization", "sensing", "completion", "movielens")
+PROBLEMS = ("factorization", "sensing", "completion", "movielens", "ratings")
 MODELS = ("wide", "compressed", "altmin")
 WIDE_INITS = ("orthogonal", "orthogonal-eq3", "gaussian", "uniform")
 COMPRESSED_INITS = ("spectral", "oracle")
 LOSSES = ("sum", "mean")
-TARGETS = ("authors", "spectrum", "file")
+TARGETS = ("authors", "authors-asymptotic", "spectrum", "file")
+STORAGES = ("auto", "dense", "sparse")
+SPARSE_PROBLEMS = ("completion", "movielens", "ratings")
+# --storage auto stores a completion problem sparsely when its dense tensors (target, mask, surrogate,
+# residual, end-to-end matrix, SVD workspace: DENSE_ARRAYS of n1·n2 values each per seed) would exceed
+# this many bytes: a fixed rule, so that the choice (part of a run's identity) is the same on every machine
+DENSE_AUTO_LIMIT = 4 * 2**30
+DENSE_ARRAYS = 8
 SENSING_NORMS = ("isometric", "authors")
 SAMPLINGS = ("bernoulli", "fixed")
 MODES = ("gd", "flow")
@@ -49,7 +56,7 @@ class RunConfig:
     file's shape (else 100 and ``d``). After construction they hold the resolved values."""
 
     problem: str = option("factorization", "recovery problem: factorization (Eq. 5), sensing, completion (Eq. 6), "
-                          "or movielens (MovieLens-100K ratings)", choices=PROBLEMS)
+                          "movielens (MovieLens-100K ratings), or ratings (any --ratings-file)", choices=PROBLEMS)
     model: str = option("compressed", "network: the wide DLN, the compressed DLN (Algorithm 1), or the AltMin "
                         "baseline", choices=MODELS)
     d: int | None = option(None, "n1, rows of the target (default: the target file's, else 100; paper: 100; "
@@ -73,8 +80,10 @@ class RunConfig:
                               "gaussian or uniform (Frobenius-matched); compressed: spectral (Eq. 8 surrogate) "
                               "or oracle (the target); default orthogonal / spectral",
                               choices=WIDE_INITS + COMPRESSED_INITS)
-    target: str | None = option(None, "target: authors (their Gaussian generator), spectrum (--spectrum), file "
-                                "(--target-file); default: whichever of those is given", choices=TARGETS)
+    target: str | None = option(None, "target: authors (their Gaussian generator), authors-asymptotic (its "
+                                "large-d limit, no dense draw), spectrum (--spectrum), file (--target-file); "
+                                "default: whichever of those is given, else authors (authors-asymptotic when "
+                                "stored sparsely)", choices=TARGETS)
     spectrum: tuple[float, ...] = option((), "target singular values, comma-separated (selects --target "
                                          "spectrum; sets --rank)")
     target_file: str | None = option(None, ".npy matrix to recover (selects --target file; its shape sets d "
@@ -85,6 +94,13 @@ class RunConfig:
     observed: float = option(0.3, "p, fraction of entries observed, in (0, 1] (completion; paper: 0.3)")
     sampling: str = option("bernoulli", "completion mask: bernoulli (each entry with probability p) or fixed "
                            "(exactly round(p·n1·n2) entries)", choices=SAMPLINGS)
+    storage: str = option("auto", "completion storage: dense (n1 x n2 tensors), sparse (index/value arrays, "
+                          "matrix-free steps), or auto (sparse when the dense tensors would exceed 4 GiB)",
+                          choices=STORAGES)
+    ratings_file: str | None = option(None, "ratings to complete (problem ratings): .npz with row, col, value "
+                                      "arrays, or a CSV/TSV of row, column, value triples (ids re-indexed)")
+    test_fraction: float = option(0.2, "fraction of the ratings held out for testing, in (0, 1) (problem "
+                                  "ratings; movielens: fixed 0.2)")
     steps: int = option(1000, "GD (or AltMin) step budget", unit="steps")
     log_every: int = option(10, "log metrics every k steps (and at the last step)", unit="steps")
     tol: float = option(0.0, "stop when every seed's train loss is below tol, in --loss's normalisation "
@@ -127,19 +143,23 @@ class RunConfig:
     def unused_fields(self) -> frozenset[str]:
         """Fields that cannot change this run's numbers (left out of its identity)."""
         u = set()
-        if self.problem == "movielens":
+        if self.problem in ("movielens", "ratings"):  # the data is the target: no shape, rank or generator to ask for
             u |= {"d", "d2", "rank", "target", "spectrum", "target_file"}
         if self.problem != "sensing":
             u |= {"measurements", "sensing_norm"}
         if self.problem != "completion":
             u |= {"observed", "sampling"}
+        if self.problem != "ratings":
+            u |= {"ratings_file", "test_fraction"}
+        if self.problem not in SPARSE_PROBLEMS:
+            u.add("storage")  # always dense
         if self.model == "altmin":  # alternating least squares: no layers, no step size
             u |= {"depth", "width", "widths", "eps", "eta", "alpha", "mode", "init"}
         elif self.model == "compressed":
             u |= {"width", "widths"}
         else:  # wide: alpha only scales Algorithm 1's outer layers; `width` is folded into `widths`
             u |= {"alpha", "width"}
-        if self.target == "authors":
+        if self.target in ("authors", "authors-asymptotic"):
             u |= {"spectrum", "target_file"}
         elif self.target == "spectrum":
             u |= {"target_file", "rank"}  # rank = len(spectrum)
@@ -162,8 +182,10 @@ class RunConfig:
             from .models import widths_of
 
             d["widths"] = list(widths_of(self)[1:-1])
-        if self.target == "file" and self.problem != "movielens":
+        if self.target == "file" and self.problem not in ("movielens", "ratings"):
             d["target_file"] = "sha256:" + hashlib.sha256(Path(self.target_file).read_bytes()).hexdigest()
+        if self.problem == "ratings":
+            d["ratings_file"] = "sha256:" + hashlib.sha256(Path(self.ratings_file).read_bytes()).hexdigest()
         for name in self.unused_fields():
             d.pop(name, None)
         d["key_version"] = KEY_VERSION
@@ -199,20 +221,31 @@ class RunConfig:
     # ------------------------------------------------------------------ resolution and validation
     def _resolve_target(self) -> None:
         """``target`` from what is given, and d, d2 from a target file's header (nothing else is read)."""
-        if self.problem == "movielens":
+        if self.problem in ("movielens", "ratings"):
+            if self.problem == "ratings":
+                if not isinstance(self.ratings_file, str) or not self.ratings_file:
+                    raise ValueError(f"ratings_file must name a ratings file for problem 'ratings', got {self.ratings_file!r}")
+                from .data import load_ratings_file
+
+                shape = load_ratings_file(self.ratings_file)[3]
+            else:
+                shape = MOVIELENS_SHAPE
             for name in ("target_file", "spectrum"):
                 if getattr(self, name):
                     raise ValueError(f"{name} does not apply to problem 'movielens' (its target is the ratings); "
                                      f"got {getattr(self, name)!r}")
             if self.target not in (None, "authors"):
-                raise ValueError(f"target does not apply to problem 'movielens' (its target is the ratings); "
+                raise ValueError(f"target does not apply to problem {self.problem!r} (its target is the ratings); "
                                  f"got {self.target!r}")
-            for name, fixed in zip(("d", "d2"), MOVIELENS_SHAPE):
+            for name, fixed in zip(("d", "d2"), shape):
                 v = getattr(self, name)
                 if v is not None and v != fixed:
-                    raise ValueError(f"{name} = {v!r} conflicts with problem 'movielens', whose ratings matrix is "
-                                     f"{MOVIELENS_SHAPE[0]}x{MOVIELENS_SHAPE[1]}")
-            object.__setattr__(self, "target", None)  # not part of a MovieLens run's identity
+                    raise ValueError(f"{name} = {v!r} conflicts with problem {self.problem!r}, whose ratings matrix "
+                                     f"is {shape[0]}x{shape[1]}")
+            object.__setattr__(self, "target", None)  # not part of a ratings run's identity
+            if self.problem == "ratings":
+                object.__setattr__(self, "d", shape[0])
+                object.__setattr__(self, "d2", shape[1])
             return
         has_file = self.target_file is not None
         if has_file and (not isinstance(self.target_file, str) or not self.target_file):
@@ -222,7 +255,8 @@ class RunConfig:
                              "target; give one")
         target = self.target
         if target is None:
-            target = "file" if has_file else "spectrum" if self.spectrum else "authors"
+            target = ("file" if has_file else "spectrum" if self.spectrum
+                      else "authors-asymptotic" if self.storage == "sparse" else "authors")
         elif has_file and target != "file":
             raise ValueError(f"target_file {self.target_file!r} is given but target is {target!r}; "
                              "a file target needs target 'file' (or leave target out)")
@@ -243,6 +277,31 @@ class RunConfig:
         elif self.d is None:
             object.__setattr__(self, "d", DEFAULT_D)
 
+    def _resolve_storage_before_target(self) -> None:
+        """``storage``: auto → sparse or dense by the fixed DENSE_AUTO_LIMIT rule (the same on every machine)."""
+        if self.problem not in SPARSE_PROBLEMS:
+            if self.storage == "sparse":
+                raise ValueError(f"storage 'sparse' applies to problems {', '.join(SPARSE_PROBLEMS)}; got problem "
+                                 f"{self.problem!r}")
+            object.__setattr__(self, "storage", "dense")
+            return
+        if self.storage != "auto":
+            return
+        if self.problem == "ratings":
+            from .data import load_ratings_file
+
+            n1, n2 = load_ratings_file(self.ratings_file)[3] if isinstance(self.ratings_file, str) else (0, 0)
+        elif self.problem == "movielens":
+            n1, n2 = MOVIELENS_SHAPE
+        elif self.target_file is not None and self.d is None:
+            n1, n2 = target_file_shape(self.target_file)
+        else:
+            n1 = self.d if self.d is not None else DEFAULT_D
+            n2 = self.d2 if self.d2 is not None else n1
+        item = 8 if self.dtype == "float64" else 4
+        dense = DENSE_ARRAYS * self.seeds * n1 * n2 * item if isinstance(self.seeds, int) else 0
+        object.__setattr__(self, "storage", "sparse" if dense > DENSE_AUTO_LIMIT else "dense")
+
     def __post_init__(self):
         def integer(name, lo, hi=None):
             v = getattr(self, name)
@@ -260,7 +319,7 @@ class RunConfig:
 
         validate_choices(self, skip=("init",))  # problem, model, loss, target, ...; init depends on the model
         if self.mode == "flow" and (self.model == "altmin" or self.device not in ("cpu", "auto")
-                                    or self.dtype != "float64" or self.problem == "movielens"):
+                                    or self.dtype != "float64" or self.problem in ("movielens", "ratings")):
             raise ValueError("mode 'flow' needs model wide|compressed, a synthetic problem, device cpu and dtype float64")
         for name in ("d", "d2"):
             if getattr(self, name) is not None:
@@ -273,6 +332,7 @@ class RunConfig:
                 isinstance(s, numbers.Real) and not isinstance(s, bool) for s in self.spectrum):
             raise ValueError(f"spectrum must be a tuple of numbers, got {self.spectrum!r}")
         object.__setattr__(self, "spectrum", tuple(float(s) for s in self.spectrum))
+        self._resolve_storage_before_target()
         self._resolve_target()
         n1, n2 = self.shape
         k = min(n1, n2)
@@ -296,20 +356,23 @@ class RunConfig:
         integer("log_every", 1)
         integer("seed", 0)
         integer("seeds", 1)
-        if self.problem != "movielens":
+        if self.problem not in ("movielens", "ratings"):
             if self.target == "spectrum":
                 if not self.spectrum or any(not (s > 0 and s < float("inf")) for s in self.spectrum):
                     raise ValueError(f"spectrum must list finite values > 0 when target is 'spectrum', got {self.spectrum!r}")
                 object.__setattr__(self, "rank", len(self.spectrum))
-            lim = k // 2 if self.target == "authors" else k
+            lim = k // 2 if self.target in ("authors", "authors-asymptotic") else k
             integer("rank", 1, lim)
+        real("test_fraction", 0, 1, hi_open=True)
+        if self.storage == "sparse" and self.mode == "flow":
+            raise ValueError("mode 'flow' needs storage 'dense' (it integrates the dense gradient); got storage 'sparse'")
         if self.model == "altmin" and self.problem == "sensing":
             raise ValueError("model 'altmin' supports problem factorization, completion or movielens; got 'sensing'")
         inits = {"wide": WIDE_INITS, "compressed": COMPRESSED_INITS, "altmin": ("spectral",)}[self.model]
         if self.init is not None and self.init not in inits:
             raise ValueError(f"init must be one of {', '.join(inits)} for model {self.model!r}; got {self.init!r}")
-        if self.init == "oracle" and self.problem == "movielens":
-            raise ValueError("init 'oracle' needs a known target; problem 'movielens' has none")
+        if self.init == "oracle" and self.problem in ("movielens", "ratings"):
+            raise ValueError(f"init 'oracle' needs a known target; problem {self.problem!r} has none")
         dev = self.device
         if not isinstance(dev, str) or (dev not in ("auto", "cpu") and not _CUDA.fullmatch(dev)):
             raise ValueError(f"device must be auto, cpu, cuda or cuda:N; got {dev!r}")
@@ -318,7 +381,7 @@ class RunConfig:
             if not torch.cuda.is_available() or idx >= torch.cuda.device_count():
                 raise ValueError(f"device {dev!r} is not available on this machine (torch.cuda.is_available() "
                                  f"= {torch.cuda.is_available()})")
-        if self.model == "compressed" and self.problem != "movielens" and self.rank_hat < self.rank:
+        if self.model == "compressed" and self.problem not in ("movielens", "ratings") and self.rank_hat < self.rank:
             warnings.warn(f"rank_hat = {self.rank_hat} < rank = {self.rank}: Theorem 1's hypothesis r̂ >= r "
                           "no longer holds", UserWarning, stacklevel=3)
 

@@ -147,7 +147,7 @@ def run_gd(problem, Ws, scales, *, eta: float, steps: int, log_every: int, tol: 
            progress=None, divergence_factor: float = 1e8) -> Trace:
     """Run GD (in place on ``Ws``) with logging, tolerance stop and divergence detection.
 
-    Divergence: a non-finite loss, or a loss above ``divergence_factor`` × the largest initial one,
+    Divergence: a non-finite loss, or a loss above ``divergence_factor`` × the same instance's initial one,
     raises :class:`DivergenceError` naming the step, the loss and theory's stable step size.
     """
     trace = Trace()
@@ -155,7 +155,9 @@ def run_gd(problem, Ws, scales, *, eta: float, steps: int, log_every: int, tol: 
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     with torch.no_grad():
         first = log_metrics(trace, Ws, problem, 0, 0.0, n_sv)
-        limit = divergence_factor * max(float(np.max(first["train_loss"])), 1e-300)
+        # per instance, so that whether a seed diverges does not depend on the other seeds of its batch
+        limit = divergence_factor * torch.as_tensor(np.maximum(np.asarray(first["train_loss"], dtype=np.float64), 1e-300),
+                                                    device=Ws[0].device)
         elapsed, t = 0.0, 0
         while t < steps:
             chunk = min(log_every - t % log_every, steps - t)
@@ -164,13 +166,13 @@ def run_gd(problem, Ws, scales, *, eta: float, steps: int, log_every: int, tol: 
             for _ in range(chunk):
                 loss = gd_step(Ws, scales, eta, problem)
                 t += 1
-                if not cuda and not loss.max().item() <= limit:  # `not <=` also catches NaN
+                if not cuda and not bool(torch.all(loss <= limit)):  # `not <=` also catches NaN
                     _diverged(problem, loss, limit, t - 1, seeds, eta, depth, alpha, loss_name)
             sync()
             elapsed += time.perf_counter() - t0
             m = log_metrics(trace, Ws, problem, t, elapsed, n_sv)
             tl = torch.as_tensor(m["train_loss"])
-            if not float(tl.max()) <= limit:
+            if not bool(torch.all(tl <= limit.cpu())):
                 _diverged(problem, tl, limit, t, seeds, eta, depth, alpha, loss_name)
             if progress is not None:
                 progress(t, float(tl.mean()), float(np.mean(m["recovery_error"])), t / max(elapsed, 1e-12))
@@ -181,7 +183,7 @@ def run_gd(problem, Ws, scales, *, eta: float, steps: int, log_every: int, tol: 
 
 
 def _diverged(problem, loss, limit, step, seeds, eta, depth, alpha, loss_name):
-    bad = ~(torch.as_tensor(loss).cpu() <= limit)
+    bad = ~(torch.as_tensor(loss).cpu() <= torch.as_tensor(limit).cpu())
     k = int(torch.nonzero(bad)[0, 0])
     n1, n2 = problem.shape
     kw = problem.stability_kwargs(k)

@@ -51,7 +51,7 @@ def execute(cfg: RunConfig, *, progress=None) -> tuple[Trace, dict]:
     torch.manual_seed(cfg.seed)  # nothing below draws from torch's global RNG; fixed regardless
     t0 = time.perf_counter()
     problem = make_problem(cfg, seeds, device)
-    n_sv = min(min(problem.shape), max(cfg.rank_hat, cfg.rank if cfg.problem != "movielens" else 0) + 5)
+    n_sv = min(min(problem.shape), max(cfg.rank_hat, cfg.rank if cfg.problem not in ("movielens", "ratings") else 0) + 5)
     if cfg.model == "altmin":
         trace = run_altmin(problem, rank_hat=cfg.rank_hat, steps=cfg.steps, log_every=cfg.log_every,
                            n_sv=n_sv, tol=cfg.tol, progress=progress)
@@ -118,6 +118,14 @@ def run(cfg: RunConfig, out: str | os.PathLike | None = None, *, root: str | os.
         if dest.exists():
             dest.rmdir()  # empty (checked above)
         os.replace(tmp, dest)
+    except OSError:
+        # another process finished the same key first (a sweep's second finisher): theirs is the run
+        shutil.rmtree(tmp, ignore_errors=True)
+        if (dest / "summary.json").is_file() and json.loads((dest / "config.json").read_text()).get("key") == key:
+            r = load_run(dest)
+            r.cached = True
+            return r
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

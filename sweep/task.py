@@ -37,6 +37,8 @@ def target_sigma(cfg: sim.RunConfig) -> np.ndarray | None:
         return np.sort(np.asarray(cfg.spectrum, float))[::-1]
     if cfg.target == "authors":
         return theory.authors_target(cfg.shape, cfg.rank, cfg.seed).sigma
+    if cfg.target == "authors-asymptotic":
+        return theory.authors_spectrum_asymptotic(cfg.shape, cfg.rank)
     return None
 
 

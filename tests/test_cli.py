@@ -51,7 +51,7 @@ def test_run_help_shows_choices_and_units(capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     for needle in ("--loss {sum,mean}", "--init {orthogonal,orthogonal-eq3,gaussian,uniform,spectral,oracle}",
-                   "--problem {factorization,sensing,completion,movielens}", "[unit: per --loss]", "--target-file"):
+                   "--problem {factorization,sensing,completion,movielens,ratings}", "[unit: per --loss]", "--target-file"):
         assert needle in out
 
 

@@ -175,3 +175,39 @@ def test_movielens_divergence_names_a_step_size_below_the_failing_one():
     with pytest.raises(sim.DivergenceError) as err:
         sim.execute(cfg)
     assert err.value.eta_stable > 1.0 and err.value.eta_stable < 10.0
+
+
+def test_a_second_finisher_of_the_same_key_gets_the_first_ones_run(tmp_path, monkeypatch):
+    """Two processes finishing one key (a sweep): the second's rename fails, and it returns the first's run."""
+    cfg = sim.RunConfig(problem="factorization", **FAST)
+    import sim.results as sr
+
+    real_execute = sr.execute
+
+    def execute_while_another_finishes(c, **kw):
+        out = real_execute(c, **kw)
+        monkeypatch.setattr(sr, "execute", real_execute)
+        sim.run(c, root=tmp_path)  # the other finisher lands first, between our compute and our rename
+        return out
+
+    monkeypatch.setattr(sr, "execute", execute_while_another_finishes)
+    r = sim.run(cfg, root=tmp_path)
+    assert r.cached and r.path == tmp_path / cfg.key()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_divergence_of_a_seed_does_not_depend_on_its_batch():
+    """The divergence limit is per instance: a batch stops at the first of its seeds that diverges alone, at
+    the same step and naming that seed (here seeds 4 and 5 both diverge alone, at different steps)."""
+    kw = dict(problem="completion", model="compressed", loss="sum", d=10, rank=2, rank_hat=3, eps=0.3, steps=400,
+              log_every=10, observed=0.5, eta=0.25)
+    alone = {}
+    for s in (4, 5):
+        with pytest.raises(sim.DivergenceError) as exc:
+            sim.execute(sim.RunConfig(seed=s, **kw))
+        alone[s] = exc.value.step
+    assert alone[4] != alone[5]
+    with pytest.raises(sim.DivergenceError) as exc:
+        sim.execute(sim.RunConfig(seed=4, seeds=2, **kw))
+    first = min(alone, key=alone.get)
+    assert (exc.value.seed, exc.value.step) == (first, alone[first])

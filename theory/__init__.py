@@ -18,7 +18,7 @@ from .flow import (aligned_mode_flow, balance_invariants, beta_flow, flow_spectr
 from .recurrences import compressed_spectrum, fit_steps, mode_step
 from .stability import (convert_step_size, critical_step_size, curvature_scale, normaliser,
                         problem_critical_step_size)
-from .targets import Target, authors_target
+from .targets import Target, authors_spectrum_asymptotic, authors_target
 
 __all__ = [
     # Theorem 1 (recurrences)
@@ -36,7 +36,7 @@ __all__ = [
     "initial_errors", "InitialErrors", "compare_costs", "CostComparison", "param_count",
     "gd_step_macs", "gd_step_memory_bytes", "wide_widths", "compressed_widths",
     # targets, symbolic
-    "authors_target", "Target", "symbolic",
+    "authors_target", "authors_spectrum_asymptotic", "Target", "symbolic",
     # argument validation (shared with sim and cdln)
     "checks",
 ]
