@@ -46,9 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     bn = sub.add_parser("bench", help="measure step speed against matmul rate, NumPy, autograd and batching")
     bn.add_argument("--device", default="cpu", help="where to time the steps: cpu, cuda or cuda:N (default: cpu)")
-    bn.add_argument("--dtype", default="float64", choices=("float64", "float32"),
-                    help="floating-point type of every timed step (default: float64)")
-    bn.add_argument("--quick", action="store_true", help="d = 100, 200 only")
+    bn.add_argument("--dtype", default=None, choices=("float64", "float32"),
+                    help="floating-point type of every timed step (default: float64; float32 with --sparse)")
+    bn.add_argument("--sparse", action="store_true",
+                    help="sparse completion at scale instead: 10^5 x 10^5, 10^7 observations, r̂ = 20 (minutes)")
+    bn.add_argument("--quick", action="store_true", help="d = 100, 200 only (with --sparse: 2·10^4 squared, 2·10^6 observations)")
     bn.add_argument("--out", default=None, help="also write the results as JSON to this file")
     bn.add_argument("--markdown", default=None, help="also write the table as a Markdown page to this file")
     fg = sub.add_parser("figures", help="draw the figures of docs/figures/ from cached runs (launching missing runs)")
@@ -94,9 +96,16 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.device != "cpu" and not (args.device.startswith("cuda") and torch.cuda.is_available()):
             parser.exit(2, f"cdln bench: error: device {args.device!r} is not available on this machine\n")
+        if args.sparse:
+            from sim.bench_sparse import format_sparse_bench, run_sparse_bench, write_sparse_outputs
+
+            res = run_sparse_bench(device=args.device, dtype=args.dtype or "float32", quick=args.quick)
+            print(format_sparse_bench(res))
+            write_sparse_outputs(res, json_path=args.out, markdown_path=args.markdown)
+            return 0
         from sim.bench import format_bench, run_bench, write_outputs
 
-        res = run_bench(device=args.device, dtype=args.dtype, quick=args.quick)
+        res = run_bench(device=args.device, dtype=args.dtype or "float64", quick=args.quick)
         print(format_bench(res))
         write_outputs(res, json_path=args.out, markdown_path=args.markdown)
         return 0

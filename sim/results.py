@@ -45,8 +45,21 @@ class Run:
 
 
 def execute(cfg: RunConfig, *, progress=None) -> tuple[Trace, dict]:
-    """Build and run ``cfg`` in memory; returns the trace and a summary."""
+    """Build and run ``cfg`` in memory; returns the trace and a summary. A sparse run on the CPU runs torch on
+    one thread (:func:`sim.sparse_ops.quiet_torch_threads`): its cores belong to the sparse kernels."""
     device = cfg.resolved_device()
+    threads = torch.get_num_threads()
+    if cfg.storage == "sparse":
+        from .sparse_ops import quiet_torch_threads
+
+        with quiet_torch_threads(device):
+            trace, summary = _execute(cfg, device, progress)
+        summary["threads"] = threads
+        return trace, summary
+    return _execute(cfg, device, progress)
+
+
+def _execute(cfg: RunConfig, device, progress) -> tuple[Trace, dict]:
     seeds = cfg.seed_list
     torch.manual_seed(cfg.seed)  # nothing below draws from torch's global RNG; fixed regardless
     t0 = time.perf_counter()

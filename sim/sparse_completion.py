@@ -93,7 +93,7 @@ class SparseCompletion(Problem):
 
     kind = "completion"
     storage = "sparse"
-    BLOCK = 8192  #: AltMin rows solved per batch of Gram matrices (bounds the k×k Grams held at once)
+    BLOCK = {"numba": 8192, "torch": 256}  #: AltMin rows per batch of Gram matrices (torch also holds k×k per entry)
 
     def __init__(self, obs: list[Observations], loss: str, *, dtype: torch.dtype, device: torch.device,
                  seeds: list[int] | None = None, U=None, sigma=None, V=None, test: list[Observations] | None = None,
@@ -144,6 +144,10 @@ class SparseCompletion(Problem):
 
     def factored_gradients(self, Ws, *, force: bool = False):
         """(losses (B,), ∇ of every layer of the *sum* loss unless the normaliser varies per instance)."""
+        with sparse_ops.quiet_torch_threads(Ws[0].device):
+            return self._factored_gradients(Ws)
+
+    def _factored_gradients(self, Ws):
         L = len(Ws)
         P = _prefixes(Ws)
         WL, PL = Ws[-1], P[-1]
@@ -203,13 +207,25 @@ class SparseCompletion(Problem):
         for b, o in enumerate(self.obs):
             counts = torch.as_tensor(o.col_counts() if side == "cols" else o.row_counts(), device=F.device)
             X = F[b].contiguous()
-            for lo in range(0, n, self.BLOCK):
-                hi = min(n, lo + self.BLOCK)
+            step = self.BLOCK[self.backend]
+            for lo in range(0, n, step):
+                hi = min(n, lo + step)
                 G, rhs = sparse_ops.normal_equations(o, X, lo, hi, side=side, backend=self.backend)
                 out[b, lo:hi] = solve_normal_equations(G, rhs, counts[lo:hi])
         return out
 
     # ------------------------------------------------------------------ metrics from factors
+    def recovery_errors(self, Ws) -> np.ndarray:
+        """(B,) ‖W_{L:1} − M*‖_F / ‖M*‖_F from factors alone (the cheap part of :meth:`log_state`)."""
+        P = _prefixes(Ws)
+        out = []
+        for b in range(self.batch):
+            U, sig, V = (x[b] for x in self._np_factors)
+            A64 = Ws[-1][b].detach().cpu().double().numpy()
+            B64 = P[-1][b].T.detach().cpu().double().numpy()
+            out.append(factor_norm(np.hstack([A64, U * sig]), np.hstack([B64, -V])) / float(np.linalg.norm(sig)))
+        return np.array(out)
+
     def log_state(self, Ws, n_sv: int) -> dict:
         """Everything the engine logs, per instance, without an n1×n2 array (module docstring)."""
         P = _prefixes(Ws)

@@ -20,12 +20,14 @@ numbers:
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
 import torch
 
-__all__ = ["sddmm", "spmm_rows", "spmm_cols", "residual_and_rows", "normal_equations", "BACKENDS", "default_backend"]
+__all__ = ["sddmm", "spmm_rows", "spmm_cols", "residual_and_rows", "normal_equations", "BACKENDS", "default_backend",
+           "quiet_torch_threads"]
 
 BACKENDS = ("numba", "torch")
 CHUNK = 1 << 18  # entries per gather in the torch backend: bounds its temporaries to CHUNK·k values
@@ -108,6 +110,22 @@ if _nb is not None:
             for a in range(k):
                 for c in range(a):
                     G[t, c, a] = G[t, a, c]
+
+
+@contextlib.contextmanager
+def quiet_torch_threads(device: torch.device):
+    """Run torch on one thread inside (CPU only). The dense products around the sparse kernels are tiny
+    (r̂×r̂ by r̂×n), and torch's OpenMP workers keep spinning after each parallel region, taking the cores
+    the numba kernels then need: measured, a step takes about twice as long with them spinning."""
+    if device.type != "cpu" or torch.get_num_threads() == 1:
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -201,8 +219,9 @@ def normal_equations(obs, X: torch.Tensor, lo: int, hi: int, *, side: str, backe
     idx_t = obs.torch_index("cols" if side == "rows" else "rows_t", dev)
     v = vals if side == "rows" else vals.index_select(0, obs.torch_index("perm", dev))
     s, e = int(ptr_t[lo]), int(ptr_t[hi])
-    owner = torch.repeat_interleave(torch.arange(hi - lo, device=dev), ptr_t[lo + 1:hi + 1] - ptr_t[lo:hi])
+    lengths = ptr_t[lo + 1:hi + 1] - ptr_t[lo:hi]
     Xe = X.index_select(0, idx_t[s:e])
-    G = torch.zeros((hi - lo, k, k), dtype=X.dtype, device=dev).index_add_(0, owner, Xe[:, :, None] * Xe[:, None, :])
-    b = torch.zeros((hi - lo, k), dtype=X.dtype, device=dev).index_add_(0, owner, Xe * v[s:e, None])
+    # segment sums (deterministic on CUDA too, unlike atomic index_add_); a row with no entry sums to 0
+    G = torch.segment_reduce(Xe[:, :, None] * Xe[:, None, :], "sum", lengths=lengths, unsafe=True)
+    b = torch.segment_reduce(Xe * v[s:e, None], "sum", lengths=lengths, unsafe=True)
     return G, b

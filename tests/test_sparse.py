@@ -117,7 +117,7 @@ def test_metrics_from_factors_equal_the_dense_ones():
 
 
 # --------------------------------------------------------------------------- sparse runs against dense runs
-BASE = dict(problem="completion", d=120, d2=100, rank=4, rank_hat=8, eps=0.1, eta=2.0, sampling="fixed", observed=0.3,
+BASE = dict(problem="completion", d=200, d2=160, rank=4, rank_hat=8, eps=0.1, eta=2.0, sampling="fixed", observed=0.3,
             loss="mean", alpha=2.0, target="authors")
 
 
@@ -162,7 +162,7 @@ def test_sparse_and_dense_runs_agree(model):
 def test_sparse_altmin_half_step_equals_the_dense_one():
     cd, cs = _pair(model="altmin")
     pd, ps = sim.make_problem(cd, [0], CPU), sim.make_problem(cs, [0], CPU)
-    U = torch.as_tensor(np.linalg.qr(np.random.default_rng(1).standard_normal((120, 8)))[0])[None]
+    U = torch.as_tensor(np.linalg.qr(np.random.default_rng(1).standard_normal((200, 8)))[0])[None]
     mask, MM = pd.altmin_data()
     Vd = least_squares_columns(U, mask, MM)
     Vs = ps.least_squares(U, "cols")
@@ -276,3 +276,22 @@ def test_authors_spectrum_in_its_large_d_limit():
         warnings.simplefilter("error")
         s = theory.authors_spectrum_asymptotic((200, 300), 5)
     assert np.all(np.diff(s) < 0) and s[0] < np.sqrt(300) + np.sqrt(200)  # below the MP edge
+
+
+@pytest.mark.parametrize("side", ["rows", "cols"])
+def test_altmin_normal_equations_agree_across_backends_and_with_numpy(side):
+    obs = _obs(60, 40, 500)
+    X = torch.randn(40 if side == "rows" else 60, 5, dtype=torch.float64)
+    (Gn, bn), (Gt, bt) = (sparse_ops.normal_equations(obs, X, 3, 30, side=side, backend=b) for b in sparse_ops.BACKENDS)
+    M, mask = obs.to_dense()
+    if side == "cols":
+        M, mask = M.T, mask.T
+    Xn = X.numpy()
+    for t, i in enumerate(range(3, 30)):
+        on = mask[i] != 0  # a row (column) with no entry: G = 0, b = 0 exactly
+        G = Xn[on].T @ Xn[on]
+        b = Xn[on].T @ M[i, on]
+        # sums of at most |Ω_i| products, in another order: γ_n of the sum of magnitudes
+        tol = (on.sum() + 1) * EPS * (np.abs(Xn[on]).T @ np.abs(Xn[on]) + 1e-300)
+        assert np.all(np.abs(Gn[t].numpy() - G) <= tol) and np.all(np.abs(Gt[t].numpy() - G) <= tol)
+        assert np.allclose(bn[t].numpy(), b, rtol=0, atol=(on.sum() + 1) * EPS * (np.abs(Xn[on]).T @ np.abs(M[i, on]) + 1e-300).max())
