@@ -39,7 +39,7 @@ def predictions(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def notes_from(data: dict) -> list[str]:
+def notes_from(data: dict, settings: dict | None = None) -> list[str]:
     notes = []
     for L, d in data["by_depth"].items():
         res = np.asarray(d["speedup_measured"]) / np.asarray(d["speedup_theory"]) - 1

@@ -23,7 +23,7 @@ FULL = dict(bench="docs/bench-sparse.json")
 FAST = dict(FULL)  # the figure only reads the benchmark's record
 
 
-def notes_from(data: dict) -> list[str]:
+def notes_from(data: dict, settings: dict | None = None) -> list[str]:
     notes = [f"step time ∝ |Ω|^{data['slope_top3']:.2f} over the largest three |Ω| ({data['nnz'][-3]:,} … "
              f"{data['nnz'][-1]:,}); {data['step_s'][-1]:.3f} s a step at |Ω| = {data['nnz'][-1]:,}"]
     for model, t in data["time_to_error"].items():
