@@ -174,7 +174,8 @@ def residual_and_rows(obs, A: torch.Tensor, B: torch.Tensor, vals: torch.Tensor,
         _need_numba()
         r = torch.empty_like(vals)
         G = torch.empty((obs.shape[0], B.shape[1]), dtype=B.dtype)
-        _sddmm_rows_nb(obs.crow, obs.cols, _np(vals), _np(A), _np(B), float(scale), r.numpy(), G.numpy())
+        Anp = _np(A)  # the scale in the run's dtype: float32 arithmetic stays float32 (as in the torch backend)
+        _sddmm_rows_nb(obs.crow, obs.cols, _np(vals), Anp, _np(B), Anp.dtype.type(scale), r.numpy(), G.numpy())
         return r, G
     r = sddmm(obs, A, B, vals, backend=backend)
     if scale != 1.0:
