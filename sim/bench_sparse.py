@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,25 +24,11 @@ import theory
 from .build import make_problem
 from .config import RunConfig
 from .gd import gd_step
+from .io import clear_peak_rss, peak_rss_bytes
 from .models import init_compressed
 from .sparse_ops import quiet_torch_threads
 
 __all__ = ["run_sparse_bench", "format_sparse_bench", "write_sparse_outputs"]
-
-
-def _clear_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
-def _peak_rss_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def _bandwidth_gbs(device) -> float:
@@ -135,7 +120,7 @@ def run_sparse_bench(*, n: int = 100_000, nnz: int = 10_000_000, rank_hat: int =
 
 
 def _measure(res, n, nnz, rank_hat, dtype, dev, tdt, quick) -> dict:
-    reset = _clear_peak_rss()
+    reset = clear_peak_rss()
     cfg = _cfg(n, nnz, rank_hat, dtype, eps=0.1, alpha=5.0)
     t0 = time.perf_counter()
     p = make_problem(cfg, [0], dev)
@@ -145,7 +130,7 @@ def _measure(res, n, nnz, rank_hat, dtype, dev, tdt, quick) -> dict:
     res["setup_spectral_init_s"] = time.perf_counter() - t0
     res["spectral_init_residual"] = p.spectral_residual
     res["step_s"] = _step_time(p, Ws, sc, 1.0, 5 if quick else 9)
-    res["peak_rss_bytes"], res["peak_rss_reset"] = _peak_rss_bytes(), reset
+    res["peak_rss_bytes"], res["peak_rss_reset"] = peak_rss_bytes() or 0, reset
     item = torch.empty((), dtype=tdt).element_size()
     # streamed per entry: CSR pass col idx (4) + value + residual write; CSC pass row idx (4) + perm (4) +
     # residual read; the factor rows gathered (2·r̂ values an entry) come from cache when the tables fit

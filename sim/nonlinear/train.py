@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..io import clear_peak_rss, peak_rss_bytes
+
 from .data import DATASETS, ImageData, load_dataset
 from .models import MLP, VARIANTS, VIT_PRESETS, ViT, macs_per_example, param_count, param_groups, penultimate_matrix
 
@@ -159,23 +161,12 @@ def _m_corr(model, x, y, classes):
     return Y.T @ X
 
 
-def _clear_peak_rss() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def peak_memory_mb(device: str) -> tuple[float, str]:
     if device.startswith("cuda"):
         return torch.cuda.max_memory_allocated() / 2**20, "CUDA allocator peak"
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024, "resident set peak (process)"
-    except OSError:
-        pass
+    peak = peak_rss_bytes()
+    if peak is not None:
+        return peak / 2**20, "resident set peak (process)"
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "resident set peak (process, not reset)"
@@ -220,7 +211,7 @@ def train(cfg: TrainConfig, data: ImageData | None = None, *, progress=None) -> 
     if cuda:
         torch.cuda.reset_peak_memory_stats(dev)
     else:
-        _clear_peak_rss()
+        clear_peak_rss()
 
     def record(step, elapsed, losses):
         res.steps.append(step)
