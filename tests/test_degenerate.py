@@ -14,7 +14,7 @@ from sim.altmin import least_squares_columns, spectral_init
 from sim.nonlinear.models import Penultimate, orthonormal_completion
 from sim.data import _movielens_split
 from sim.linalg import orthonormal_columns
-from sim.problems import Completion, Factorization, Problem
+from sim.problems import Completion, Factorization
 from verify.tolerance import ulps
 
 CPU = torch.device("cpu")

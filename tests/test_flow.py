@@ -6,7 +6,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import theory
-from tests.reference import gd
 from verify.strategies import depths, epsilons, spectra
 from verify.tolerance import ulps
 

@@ -11,7 +11,6 @@ import torch
 
 from sim.nonlinear import (MLP, VARIANTS, DataError, TrainConfig, ViT, load_cifar10, load_fashion_mnist, load_mnist,
                            macs_per_example, param_count, penultimate_matrix, train)
-from sim.nonlinear.data import ImageData
 from sim.nonlinear.train import _m_corr
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,5 @@
 """Theorem 1's recurrences (theory.recurrences) against plain GD on real matrices."""
 
-import warnings
 
 import numpy as np
 import pytest

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings, target
+from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
 import sim

@@ -18,7 +18,6 @@ import dataclasses
 import numbers
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
