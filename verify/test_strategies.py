@@ -36,6 +36,6 @@ def test_hyperparameters_are_in_range(f, eps, alpha):
 def test_monotone_steps_keep_the_compressed_step_where_promised(data, smax, depth, eps, share):
     frac, alpha = data.draw(monotone_steps(smax, depth, eps, share=share))
     crit_c = theory.critical_step_size(smax, depth=depth, alpha=alpha, eps=eps)
-    assert 1.0 <= alpha <= 8.0 * (1 + ulps(8)) and 0.05 <= frac <= 0.9
+    assert alpha >= 1.0 and alpha <= 8.0 * (1 + ulps(8)) and 0.05 <= frac <= 0.9
     # η = frac·η_c(wide) <= share·η_c(α, ε): 8 ulps for the products and quotient that built frac
     assert frac * theory.critical_step_size(smax, depth=depth) <= share * crit_c * (1 + ulps(8))
