@@ -72,10 +72,98 @@ def corollary1_task(d: int, depth: int, spec: dict) -> list[dict]:
     return rows
 
 
+# ------------------------------------------------------------------ theorem2-flow: GD at a small step
+def theorem2_task(d: int, r: int, rank_hat: int, depth: int, spec: dict) -> list[dict]:
+    """Both networks of one (d, r, r̂) along GD at η = step_fraction·η_c, every seed of the spec in one batch.
+
+    GD at a small step stands in for the gradient flow (its O(η) gap to the flow is what ode-vs-gd
+    measures). Per seed: the wide DLN from a Haar-random orthogonal init at the proof's scale (per-layer
+    ε) and Algorithm 1, on the factorization target with the authors' spectrum; at every step both
+    squared errors and the compressed net's error outside the target's r modes (its β modes:
+    ‖P̃‖² − ‖UᵀP̃V‖², U, V the target's singular vectors), from the matrices.
+    """
+    import warnings
+
+    import theory
+    import torch
+    from sim.build import make_problem
+    from sim.config import RunConfig
+    from sim.gd import end_to_end, gd_step
+    from sim.instances import CPU
+    from sim.models import init_compressed, init_wide
+
+    _quiet_threads()
+    L, eps = int(depth), float(spec["eps"])
+    sig = theory.authors_target(d, r, int(spec["target_seed"])).sigma
+    seeds = list(range(int(spec["seeds"])))
+    eta = float(spec["step_fraction"]) * theory.critical_step_size(float(sig[0]), depth=L)
+    steps = int(float(spec["horizon"]) * theory.fit_time(float(sig.min()), depth=L, eps=eps) / eta) + 20
+    t0 = time.perf_counter()
+    kw = dict(problem="factorization", target="spectrum", spectrum=tuple(float(x) for x in sig), d=d, depth=L,
+              eps=eps, loss="sum", eta=1.0, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        cw = RunConfig(model="wide", rank_hat=rank_hat, init="orthogonal", **kw)
+        cc = RunConfig(model="compressed", rank_hat=rank_hat, **kw)
+    p = make_problem(cw, seeds, CPU)
+    Ww, sw = init_wide(cw, seeds, CPU)
+    Wc, sc = init_compressed(cc, make_problem(cc, seeds, CPU), CPU)
+    U, _, Vh = torch.linalg.svd(p.target)
+    U, V = U[..., :r], Vh[..., :r, :].transpose(-1, -2)
+    M = p.target
+
+    def errors():
+        P, Pc = end_to_end(Ww), end_to_end(Wc)
+        ew = torch.linalg.matrix_norm(P - M) ** 2
+        ec = torch.linalg.matrix_norm(Pc - M) ** 2
+        beta = torch.linalg.matrix_norm(Pc) ** 2 - torch.linalg.matrix_norm(U.transpose(-1, -2) @ Pc @ V) ** 2
+        return ew.numpy(), ec.numpy(), beta.numpy()
+
+    B = len(seeds)
+    worst = np.full(B, np.inf)
+    worst_step = np.zeros(B, int)
+    worst_beta = np.zeros(B)
+    slack = np.full(B, np.inf)
+    first_viol = np.full(B, -1)
+    with torch.no_grad():
+        for t in range(steps + 1):
+            ew, ec, beta = errors()
+            m = ew - ec
+            better = m < worst
+            worst = np.where(better, m, worst)
+            worst_step = np.where(better, t, worst_step)
+            worst_beta = np.where(better, beta, worst_beta)
+            slack = np.minimum(slack, m + beta)
+            first_viol = np.where((first_viol < 0) & (m < 0), t, first_viol)
+            if t < steps:
+                gd_step(Ww, sw, eta, p)
+                gd_step(Wc, sc, eta, p)
+    fro2 = float(np.sum(sig**2))
+    dt = time.perf_counter() - t0
+    return [dict(d=d, rank=r, rank_hat=rank_hat, rank_hat_minus_rank=rank_hat - r, depth=L, eps=eps, seed=s, eta=eta,
+                 steps=steps, target_sq=fro2, min_margin=float(worst[i]), worst_step=int(worst_step[i]),
+                 beta_error_at_worst=float(worst_beta[i]), min_margin_plus_beta=float(slack[i]),
+                 first_violation_step=int(first_viol[i]), final_wide_error=float(ew[i]),
+                 final_compressed_error=float(ec[i]), time_s=dt / B) for i, s in enumerate(seeds)]
+
+
+def theorem2_rank_hats(d: int, r: int, s: dict) -> list[int]:
+    """The r̂ of one (d, r): r + each of ``rank_hat_minus_rank`` and d − r + each of ``rank_hat_around_d_minus_r``,
+    those in [r, d]."""
+    cand = {r + int(x) for x in s["rank_hat_minus_rank"]} | {d - r + int(x) for x in s["rank_hat_around_d_minus_r"]}
+    return sorted(k for k in cand if r <= k <= d)
+
+
+def _theorem2_tasks(s: dict):
+    return [(theorem2_task, (int(d), int(r), k, int(L), s)) for d in sorted(s["d"], reverse=True) for L in s["depth"]
+            for r in s["rank"] if 2 * r <= d for k in theorem2_rank_hats(int(d), int(r), s)]
+
+
 #: map name -> (the tasks of a spec as (function, args) pairs)
 MAPS = {
     "corollary1": lambda s: [(corollary1_task, (int(d), int(L), s)) for d in sorted(s["d"], reverse=True)
                              for L in s["depth"]],
+    "theorem2": _theorem2_tasks,
 }
 
 
