@@ -17,14 +17,16 @@ from cdln.plotting import plt
 TITLE = "Theorem 2 along the flow over (d, r, r̂): it fails only once r̂ > d − r"
 CAPTION = ("Worst margin min_t (‖W_{L:1}(t) − M*‖² − ‖W̃_{L:1}(t) − M*‖²) of the wide DLN (Haar-random orthogonal "
            "init, per-layer ε = 0.2) against Algorithm 1 on factorization targets with the authors' spectrum, 20 inits "
-           "per cell, L = 2, along GD at η = 0.1 η_c (the flow's proxy; horizon 3 × theory's fit time of the smallest "
-           "mode). Left: share of inits violating Theorem 2 (beyond the rounding band), for r = 2 and r = 5, over d "
+           "per cell, L = 2 (d ≤ 200) and L = 3 (d ≤ 64), along GD at η = 0.1 η_c (the flow's proxy; horizon 3 × theory's fit time of the smallest "
+           "mode). Left: share of inits violating Theorem 2 (beyond the rounding band), for each L and r = 2, 5, over d "
            "and r̂ (columns: r̂ − r small, and r̂ near d − r; blank: r̂ > d). Right: the worst margin in units of one "
            "β mode's error p(t)² (theory.beta_flow at the worst step's time), minus d − r − r̂: the wide net's "
            "excess c, so that the margin is (d − r − r̂ + c)·p(t)²; Theorem 2 fails exactly where c < r̂ − (d − r).")
 PAPER = None
 SWEEP = "docs/sweeps/theorem2-flow"
-FULL = dict(results=f"{SWEEP}/results.parquet", spec="docs/sweeps/theorem2-flow.toml")
+#: L = 2 up to d = 200, and L = 3 up to d = 64 (a second table: L = 3 costs ~8× more per cell)
+FULL = dict(results=[f"{SWEEP}/results.parquet", f"{SWEEP}-L3/results.parquet"],
+            spec=["docs/sweeps/theorem2-flow.toml", "docs/sweeps/theorem2-flow-L3.toml"])
 FAST = dict(FULL)  # the same table: it is measured once (python -m sweep.maps), the figure only reads it
 
 
@@ -63,21 +65,21 @@ def notes_from(data: dict, settings: dict | None = None) -> list[str]:
         notes.append(f"L = {L}, r = {r}: inits violating with r̂ ≤ d − r: {int(v[~hi].sum())} of {int((~hi).sum())}; with "
                      f"r̂ > d − r: {int(v[hi].sum())} of {int(hi.sum())} (at r̂ = d: {int(v[g.rank_hat == g.d].sum())} of "
                      f"{int((g.rank_hat == g.d).sum())}); d = {', '.join(str(x) for x in sorted(g.d.unique()))}")
+    rng = "; ".join(f"L = {L}, r = {r}: {g.excess.min():.3g} … {g.excess.max():.3g}" for (L, r), g in t.groupby(["depth", "r"]))
     notes.append(f"Law: margin = (d − r − r̂ + c)·p(t)², p(t)² one β mode's error; the wide net's excess c over all "
-                 f"{len(t)} inits: {t.excess.min():.3g} … {t.excess.max():.3g} (r = 2: {t[t.r == 2].excess.min():.3g} … "
-                 f"{t[t.r == 2].excess.max():.3g}; r = 5: {t[t.r == 5].excess.min():.3g} … {t[t.r == 5].excess.max():.3g}), "
-                 f"{within_text(t)}")
+                 f"{len(t)} inits: {t.excess.min():.3g} … {t.excess.max():.3g} ({rng}), {within_text(t)}")
     k = t.rank_hat - (t.d - t.r)
-    share = "; ".join(f"r = {r}: " + ", ".join(f"k = {kk}: {float(v.mean()):.0%}" for kk, v in viol[g.index][k[g.index] > 0]
-                                               .groupby(k[g.index][k[g.index] > 0]))
-                      for r, g in t.groupby("r"))
+    share = "; ".join(f"L = {L}, r = {r}: " + ", ".join(f"k = {kk}: {float(v.mean()):.0%}" for kk, v in
+                                                        viol[g.index][k[g.index] > 0].groupby(k[g.index][k[g.index] > 0]))
+                      for (L, r), g in t.groupby(["depth", "r"]))
     notes.append(f"With r̂ = d − r + k, 0 < k ≤ r, an init fails iff c < k: share failing per k — {share}")
-    big = t.d.max()
-    conc = "; ".join(f"r = {r}: " + ", ".join(f"d = {d}: {x.mean():.3g} ± {x.std():.2g}" for d, x in g.excess.groupby(g.d))
-                     for r, g in t.groupby("r"))
-    notes.append(f"c (mean ± std over the inits of each d) concentrates as d grows: {conc}; at d = {big}, c/r = "
-                 + ", ".join(f"{g[g.d == big].excess.mean() / r:.3g} (r = {r})" for r, g in t.groupby("r"))
-                 + f"; worst step at the end of the horizon in {int(t.at_end.sum())} of {len(t)} inits")
+    conc = "; ".join(f"L = {L}, r = {r}: " + ", ".join(f"d = {d}: {x.mean():.3g} ± {x.std():.2g}"
+                                                       for d, x in g.excess.groupby(g.d))
+                     for (L, r), g in t.groupby(["depth", "r"]))
+    last = ", ".join(f"{g[g.d == g.d.max()].excess.mean() / r:.3g} (L = {L}, r = {r}, d = {g.d.max()})"
+                     for (L, r), g in t.groupby(["depth", "r"]))
+    notes.append(f"c (mean ± std over the inits of each d) concentrates as d grows: {conc}; c/r at the largest d: {last}; "
+                 f"worst step at the end of the horizon in {int(t.at_end.sum())} of {len(t)} inits")
     b = t[t.beta_measured.notna()]
     notes.append(f"The bound of the verdict, margin ≥ −(r̂ − r)β^{{2L}} (measured β modes of the compressed net): "
                  f"holds in {int(np.sum(t.slack >= -t.band))} of {len(t)} inits; measured β-mode error per mode over "
@@ -88,11 +90,11 @@ def notes_from(data: dict, settings: dict | None = None) -> list[str]:
 
 def make(ctx):
     s = ctx.settings
-    path = Path(s["results"])
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `python -m sweep.maps {s['spec']} --out {SWEEP}` first")
-    spec = tomllib.loads(Path(s["spec"]).read_text())
-    data = {"rows": rows(pd.read_parquet(path))}
+    for path, sp in zip(s["results"], s["spec"]):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path} is missing: run `python -m sweep.maps {sp} --out {Path(path).parent}` first")
+    spec = tomllib.loads(Path(s["spec"][0]).read_text())  # the r̂ columns (the same in every spec)
+    data = {"rows": rows(pd.concat([pd.read_parquet(p) for p in s["results"]], ignore_index=True))}
     t = pd.DataFrame(data["rows"])
     t["viol"] = t.margin < -t.band
     near = [int(x) for x in spec["rank_hat_around_d_minus_r"]]
@@ -100,11 +102,13 @@ def make(ctx):
     cols = [("low", x) for x in low] + [("near", x) for x in near]
     labels = [f"r+{x}" if x else "r" for x in low] + [f"d−r{x:+d}" if x else "d−r" for x in near]
     groups = list(t.groupby(["depth", "r"]))
-    fig = plt.figure(figsize=(13, 4.2))
-    gs = fig.add_gridspec(1, len(groups) + 1, width_ratios=[1] * len(groups) + [1.1])
-    ds = sorted(t.d.unique())
+    Ls = sorted(t.depth.unique())
+    rs = sorted(t.r.unique())
+    fig = plt.figure(figsize=(4.6 * len(rs) + 5, 4 * len(Ls)))
+    gs = fig.add_gridspec(len(Ls), len(rs) + 1, width_ratios=[1] * len(rs) + [1.2])
     for j, ((L, r), g) in enumerate(groups):
-        ax = fig.add_subplot(gs[0, j])
+        ds = sorted(g.d.unique())
+        ax = fig.add_subplot(gs[Ls.index(L), rs.index(r)])
         Z = np.full((len(ds), len(cols)), np.nan)
         for yi, d in enumerate(ds):
             for xi, (kind, x) in enumerate(cols):
@@ -123,10 +127,11 @@ def make(ctx):
         ax.set_yticklabels([str(d) for d in ds])
         ax.set(xlabel=r"$\hat r$", ylabel="d", title=f"L = {L}, r = {r}: inits violating (of {len(g) // len(g.groupby(['d', 'rank_hat']))})")
     plt.colorbar(im, ax=ax, label="share of inits violating")
-    ax = fig.add_subplot(gs[0, -1])
-    for (r, g), m in zip(t.groupby("r"), "os"):
-        x = g.d - g.r - g.rank_hat
-        ax.plot(np.where(x > 0, x, x), g.excess, m, ms=3, alpha=0.5, label=f"r = {r}")
+    ax = fig.add_subplot(gs[:, -1])
+    for r, c in zip(sorted(t.r.unique()), ("C0", "C1")):
+        for L, m in zip(sorted(t.depth.unique()), "os^"):
+            g = t[(t.r == r) & (t.depth == L)]
+            ax.plot(g.d - g.r - g.rank_hat, g.excess, m, color=c, ms=3, alpha=0.5, label=f"r = {r}, L = {L}")
         ax.axhline(r, color="k", lw=0.8, ls="--")
     ax.axhline(0, color="k", lw=0.8)
     ax.set(xscale="symlog", xlabel=r"$d - r - \hat r$", ylabel=r"excess $c$ = margin / $p(t)^2 - (d - r - \hat r)$",
