@@ -84,8 +84,9 @@ def theorem2_task(d: int, r: int, rank_hat: int, depth: int, spec: dict) -> list
     """
     import warnings
 
-    import theory
     import torch
+
+    import theory
     from sim.build import make_problem
     from sim.config import RunConfig
     from sim.gd import end_to_end, gd_step

@@ -56,7 +56,7 @@ def cells(df: pd.DataFrame, spec: dict) -> list[dict]:
         out.append(dict(
             d=int(d), depth=int(L), dr=int(dr), eps=float(eps), aligned_gap=float(a.gap),
             aligned_theory=float(law.worst_case_gap), aligned_band=float(a.band),
-            haar_n=int(len(h)), haar_fail=int(np.sum(h.gap < -h.band)),
+            haar_n=len(h), haar_fail=int(np.sum(h.gap < -h.band)),
             haar_law_fail=int(np.sum(th < 0)), haar_sign_agree=int(np.sum((h.gap < 0) == (th < 0))),
             haar_resid=float(np.max(np.abs(h.gap - th)) / scale), haar_p_pred=float(pred),
             eps_star=float((2 * np.sum(sig[rh:]) / (int(d) - rh)) ** (1 / int(L))) if dr < 0 else None,
