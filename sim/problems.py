@@ -38,7 +38,29 @@ import torch
 from .gd import _backward, _mm, _prefixes, _t, end_to_end
 from .linalg import complete_basis, least_squares_columns
 
-__all__ = ["Problem", "DenseProblem", "Factorization", "Completion", "MovieLens", "Sensing"]
+__all__ = ["Problem", "DenseProblem", "Factorization", "Completion", "MovieLens", "Sensing", "batched_svd"]
+
+
+def batched_svd(W: torch.Tensor):
+    """Thin SVD of a batch (B, m, n). LAPACK's divide-and-conquer driver (gesdd, torch's on the CPU) may fail
+    to converge on a matrix with many repeated singular values — exactly what an orthogonal init makes
+    (W_L(0) = εQ, W(0) = ε^L Q), and whether it does depends on the LAPACK build. Such an instance is then
+    computed by the QR-iteration driver (gesvd, scipy, float64), which always converges; its singular
+    values agree to rounding either way, and the vectors of a repeated value are undefined in both."""
+    try:
+        return torch.linalg.svd(W, full_matrices=False)
+    except torch.linalg.LinAlgError:
+        import scipy.linalg
+
+        out = []
+        for k in range(W.shape[0]):
+            try:
+                out.append(torch.linalg.svd(W[k:k + 1], full_matrices=False))
+            except torch.linalg.LinAlgError:
+                u, s, vh = scipy.linalg.svd(W[k].detach().cpu().double().numpy(), full_matrices=False,
+                                            lapack_driver="gesvd")
+                out.append(tuple(torch.as_tensor(x, dtype=W.dtype, device=W.device)[None] for x in (u, s, vh)))
+        return tuple(torch.cat([o[i] for o in out]) for i in range(3))
 
 
 class Problem:
@@ -164,15 +186,15 @@ class DenseProblem(Problem):
         W = end_to_end(Ws)
         loss, _ = self.loss_and_grad(W)
         state = {"metrics": {"train_loss": loss, **self.errors(W)}}
-        U, S, Vh = torch.linalg.svd(W, full_matrices=False)
+        U, S, Vh = batched_svd(W)
         state["singular_values"] = S[:, :n_sv]
         if self.U is not None:
             r = self.U.shape[-1]
             state["align_u"] = torch.abs(torch.sum(U[:, :, :r] * self.U, dim=1))   # |<u_i(t), u_i*>|
             state["align_v"] = torch.abs(torch.sum(Vh[:, :r, :].transpose(1, 2) * self.V, dim=1))
             # Fig. 3: top left singular vector of W_L vs u*_1, top right one of W_1 vs v*_1
-            uL = torch.linalg.svd(Ws[-1], full_matrices=False)[0][:, :, 0]
-            v1 = torch.linalg.svd(Ws[0], full_matrices=False)[2][:, 0, :]
+            uL = batched_svd(Ws[-1])[0][:, :, 0]
+            v1 = batched_svd(Ws[0])[2][:, 0, :]
             state["outer"] = torch.stack([torch.abs(torch.sum(uL * self.U[:, :, 0], 1)),
                                           torch.abs(torch.sum(v1 * self.V[:, :, 0], 1))], 1)
         return state

@@ -396,3 +396,27 @@ def test_compressed_init_past_the_targets_rank_does_not_take_the_lapacks_null_ba
     monkeypatch.setattr(np.linalg, "svd", other_lapack)
     W1 = sim.init_compressed(cfg, p, torch.device("cpu"))[0]
     assert all(torch.equal(a, b) for a, b in zip(W0, W1))
+
+
+def test_logging_survives_an_svd_that_fails_to_converge(monkeypatch):
+    """gesdd can fail on many repeated singular values (seen: a wide net at d = 200, L = 2, ε = 0.03 in a
+    sweep). The failing instance is computed by gesvd instead: the same singular values to rounding."""
+    cfg = sim.RunConfig(problem="completion", model="wide", d=12, rank=2, rank_hat=3, eps=0.2, seeds=3)
+    p = sim.make_problem(cfg, cfg.seed_list, torch.device("cpu"))
+    Ws, _ = sim.init_wide(cfg, cfg.seed_list, torch.device("cpu"))
+    ref = p.log_state(Ws, 5)
+    calls = {"failed": 0}
+
+    def failing_gesdd(A, full_matrices=True):  # a LAPACK whose gesdd fails on every one of these inputs
+        calls["failed"] += 1
+        raise torch.linalg.LinAlgError("linalg.svd: The algorithm failed to converge (error code: 1).")
+
+    monkeypatch.setattr(torch.linalg, "svd", failing_gesdd)
+    got = p.log_state(Ws, 5)
+    assert calls["failed"] > 0
+    # singular values are well conditioned: gesvd and gesdd agree to a few eps of the largest one
+    s0 = float(ref["singular_values"].max())
+    eps = np.finfo(np.float64).eps
+    assert torch.allclose(got["singular_values"], ref["singular_values"], rtol=0, atol=64 * eps * s0)
+    for k in ref["metrics"]:
+        assert torch.equal(got["metrics"][k], ref["metrics"][k])  # the metrics never went through the SVD
