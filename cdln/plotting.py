@@ -271,3 +271,12 @@ def comparison_figure(ctx: Context, problem: str, *, note: str = ""):
              f"training time for the whole budget: wide {data['wide']['time_s'][-1]:.2f} s, "
              f"compressed {data['compressed']['time_s'][-1]:.2f} s{note}"]
     return fig, data, notes
+
+
+def recorded(path, command: str) -> Path:
+    """The committed record a figure draws from (a sweep's table, a benchmark's JSON): its path, or
+    FileNotFoundError naming the command that writes it. Figures that read records run nothing."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `{command}` first")
+    return path

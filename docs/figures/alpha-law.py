@@ -4,13 +4,12 @@ Reads the sweep ``docs/sweeps/alpha-law.toml`` (its table ``docs/sweeps/alpha-la
 row per (α, L) with each mode's first logged step at 0.99 σ*_i): nothing is run here.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import theory
-from cdln.plotting import COLORS, plt
+from cdln.plotting import COLORS, plt, recorded
 
 TITLE = "α speed-up law — fit steps against theory over α = 0.5 … 9.75 and L = 2, 3, 4"
 CAPTION = ("Compressed DLN (Algorithm 1) on factorization, d = 100, r = 10, r̂ = 20, η = 10 (mean loss), for "
@@ -52,9 +51,7 @@ def notes_from(data: dict, settings: dict | None = None) -> list[str]:
 
 def make(ctx):
     s = ctx.settings
-    path = Path(s["results"])
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `cdln sweep {s['spec']} --out {SWEEP}` first")
+    path = recorded(s["results"], f"cdln sweep {s['spec']} --out {SWEEP}")
     df = pd.read_parquet(path)
     if not (df.status == "completed").all():
         bad = df[df.status != "completed"]

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.stats import norm
 
 import theory
-from cdln.plotting import plt
+from cdln.plotting import plt, recorded
 
 TITLE = "Corollary 1 at t = 0 over (d, r̂ − r, ε, L): where it fails, and the law ε^L = 2Σ_{i>r̂}σ_i/(d − r̂)"
 CAPTION = ("Initial gap ‖W_{L:1}(0) − M*‖_F² − ‖W̃_{L:1}(0) − M*‖_F² (wide minus Algorithm 1; Corollary 1 needs "
@@ -117,9 +117,7 @@ def notes_from(data: dict, settings: dict | None = None) -> list[str]:
 
 def make(ctx):
     s = ctx.settings
-    path = Path(s["results"])
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `python -m sweep.maps {s['spec']} --out {SWEEP}` first")
+    path = recorded(s["results"], f"python -m sweep.maps {s['spec']} --out {SWEEP}")
     spec = tomllib.loads(Path(s["spec"]).read_text())
     data = {"cells": cells(pd.read_parquet(path), spec)}
     c = pd.DataFrame(data["cells"])

@@ -5,13 +5,12 @@ table ``docs/sweeps/incremental-map/results.parquet``, one row per (model, d, r�
 mode's first logged step at 0.99 σ*_i): nothing is run here; theory's fit time is evaluated beside it.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import theory
-from cdln.plotting import plt
+from cdln.plotting import plt, recorded
 
 TITLE = "Incremental learning over (d, r̂ − r, ε, L): each mode fitted no later by Algorithm 1 than by the wide DLN"
 CAPTION = ("Fit step t_i (first logged step with σ_i(W_{L:1}) ≥ 0.99 σ*_i) of every mode i of the authors' target "
@@ -76,9 +75,7 @@ def notes_from(data: dict, settings: dict | None = None) -> list[str]:
 
 def make(ctx):
     s = ctx.settings
-    path = Path(s["results"])
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `cdln sweep {s['spec']} --out {SWEEP}` first")
+    path = recorded(s["results"], f"cdln sweep {s['spec']} --out {SWEEP}")
     df = pd.read_parquet(path)
     bad = df[df.status != "completed"]
     # a failed run's cell is left blank (grey) and named in the notes; nothing else is dropped

@@ -5,11 +5,10 @@ numbers are measured there, once; nothing is run here).
 """
 
 import json
-from pathlib import Path
 
 import numpy as np
 
-from cdln.plotting import COLORS, plt
+from cdln.plotting import COLORS, plt, recorded
 
 TITLE = "Sparse completion — step time against |Ω| and time to error at 10⁵ × 10⁵"
 CAPTION = ("The compressed DLN (r̂ = 20, L = 3) on a rank-10 completion problem stored as observations only "
@@ -33,9 +32,7 @@ def notes_from(data: dict, settings: dict | None = None) -> list[str]:
 
 
 def make(ctx):
-    path = Path(ctx.settings["bench"])
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `cdln bench --sparse --out {path}` first")
+    path = recorded(ctx.settings["bench"], f"cdln bench --sparse --out {ctx.settings['bench']}")
     r = json.loads(path.read_text())
     nnz = np.array([s["nnz"] for s in r["scaling"]], float)
     st = np.array([s["step_s"] for s in r["scaling"]], float)

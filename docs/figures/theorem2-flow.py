@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 import theory
-from cdln.plotting import plt
+from cdln.plotting import plt, recorded
 
 TITLE = "Theorem 2 along the flow over (d, r, r̂): it fails only once r̂ > d − r"
 CAPTION = ("Worst margin min_t (‖W_{L:1}(t) − M*‖² − ‖W̃_{L:1}(t) − M*‖²) of the wide DLN (Haar-random orthogonal "
@@ -91,8 +91,7 @@ def notes_from(data: dict, settings: dict | None = None) -> list[str]:
 def make(ctx):
     s = ctx.settings
     for path, sp in zip(s["results"], s["spec"]):
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"{path} is missing: run `python -m sweep.maps {sp} --out {Path(path).parent}` first")
+        recorded(path, f"python -m sweep.maps {sp} --out {Path(path).parent}")
     spec = tomllib.loads(Path(s["spec"][0]).read_text())  # the r̂ columns (the same in every spec)
     data = {"rows": rows(pd.concat([pd.read_parquet(p) for p in s["results"]], ignore_index=True))}
     t = pd.DataFrame(data["rows"])
