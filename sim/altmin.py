@@ -50,7 +50,7 @@ import numpy as np
 import torch
 
 from .gd import Trace, log_metrics
-from .linalg import COMPLETION_SEED, complete_basis, least_squares_columns, solve_normal_equations  # noqa: F401
+from .linalg import complete_basis, least_squares_columns
 
 __all__ = ["run_altmin", "least_squares_columns", "spectral_init"]
 

@@ -155,15 +155,24 @@ def _csr(ptr, idx, values, shape):
         return torch.sparse_csr_tensor(ptr, idx, values, shape)
 
 
-def spmm_rows(obs, r: torch.Tensor, X: torch.Tensor, *, backend: str = "numba") -> torch.Tensor:
-    r""":math:`RX` for the sparse residual R (values r in CSR order) and X (n2, k): (n1, k)."""
-    out = torch.empty((obs.shape[0], X.shape[1]), dtype=X.dtype, device=X.device)
+def _spmm(obs, r: torch.Tensor, X: torch.Tensor, *, transpose: bool, backend: str) -> torch.Tensor:
+    """R·X (CSR pass) or Rᵀ·X (CSC pass, reading r through ``perm``) for residual values r in CSR order."""
+    ptr, idx = ("ccol", "rows_t") if transpose else ("crow", "cols")
+    n = obs.shape[1] if transpose else obs.shape[0]
     if backend == "numba":
         _need_numba()
-        _spmm_nb(obs.crow, obs.cols, obs.perm, False, _np(r), _np(X), out.numpy())
+        out = torch.empty((n, X.shape[1]), dtype=X.dtype)
+        _spmm_nb(getattr(obs, ptr), getattr(obs, idx), obs.perm, transpose, _np(r), _np(X), out.numpy())
         return out
     dev = X.device
-    return torch.sparse.mm(_csr(obs.torch_index("crow", dev), obs.torch_index("cols", dev), r, obs.shape), X)
+    vals = r.index_select(0, obs.torch_index("perm", dev)) if transpose else r
+    shape = (obs.shape[1], obs.shape[0]) if transpose else obs.shape
+    return torch.sparse.mm(_csr(obs.torch_index(ptr, dev), obs.torch_index(idx, dev), vals, shape), X)
+
+
+def spmm_rows(obs, r: torch.Tensor, X: torch.Tensor, *, backend: str = "numba") -> torch.Tensor:
+    r""":math:`RX` for the sparse residual R (values r in CSR order) and X (n2, k): (n1, k)."""
+    return _spmm(obs, r, X, transpose=False, backend=backend)
 
 
 def residual_and_rows(obs, A: torch.Tensor, B: torch.Tensor, vals: torch.Tensor, scale: float = 1.0, *,
@@ -185,15 +194,7 @@ def residual_and_rows(obs, A: torch.Tensor, B: torch.Tensor, vals: torch.Tensor,
 
 def spmm_cols(obs, r: torch.Tensor, Y: torch.Tensor, *, backend: str = "numba") -> torch.Tensor:
     r""":math:`R^\top Y` for the sparse residual R (values r in CSR order) and Y (n1, k): (n2, k)."""
-    out = torch.empty((obs.shape[1], Y.shape[1]), dtype=Y.dtype, device=Y.device)
-    if backend == "numba":
-        _need_numba()
-        _spmm_nb(obs.ccol, obs.rows_t, obs.perm, True, _np(r), _np(Y), out.numpy())
-        return out
-    dev = Y.device
-    rt = r.index_select(0, obs.torch_index("perm", dev))
-    return torch.sparse.mm(_csr(obs.torch_index("ccol", dev), obs.torch_index("rows_t", dev), rt,
-                                (obs.shape[1], obs.shape[0])), Y)
+    return _spmm(obs, r, Y, transpose=True, backend=backend)
 
 
 def normal_equations(obs, X: torch.Tensor, lo: int, hi: int, *, side: str, backend: str = "numba"):
