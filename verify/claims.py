@@ -62,6 +62,7 @@ class Claim:
     claim: str        #: the paper's statement
     verdict: str      #: holds | holds-with-conditions | fails
     conditions: str   #: where exactly it holds / where the line is
+    paper: str = "cdln"  #: "cdln" (the compressed-DLN paper) or "eos" (its sequel, verify/claims_sequel.py)
 
 
 CLAIMS = [
@@ -149,4 +150,9 @@ CLAIMS = [
           "prediction (ranges in the evidence)."),
 ]
 
+# The sequel's claims (GD beyond the edge of stability) live in their own module; imported here,
+# after Claim is defined, so that the report and the recorder see one list.
+from verify.claims_sequel import SEQUEL_CLAIMS  # noqa: E402
+
+CLAIMS += SEQUEL_CLAIMS
 BY_ID = {c.id: c for c in CLAIMS}
