@@ -8,6 +8,7 @@ Low-Dimensional Learning Dynamics" (arXiv 2311.05061v2).
 
 from . import checks
 from .checks import StepSizeWarning
+from . import eos
 from .corollary import InitialErrors, initial_errors
 from .cost import (CostComparison, compare_costs, compressed_widths, gd_step_macs,
                    gd_step_memory_bytes, param_count, wide_widths)
@@ -37,6 +38,8 @@ __all__ = [
     "gd_step_macs", "gd_step_memory_bytes", "wide_widths", "compressed_widths",
     # targets, symbolic
     "authors_target", "authors_spectrum_asymptotic", "Target", "symbolic",
+    # the sequel: beyond the edge of stability (theory.eos; sympy in theory.eos_symbolic)
+    "eos",
     # argument validation (shared with sim and cdln)
     "checks",
 ]

@@ -1,0 +1,94 @@
+"""theory.eos / theory.eos_symbolic: sharpness, 2-cycles, period doubling, balancing gap, bad input."""
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import theory
+from theory import eos
+from verify.tolerance import ulps
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4, 6])
+def test_balanced_minimum_is_the_flattest(depth):
+    """σ²Σ1/x_l² at random minima (product σ) is never below Lσ^{2−2/L}, and equals it at the balanced one."""
+    rng = np.random.default_rng(depth)
+    sig = 3.0
+    x = np.exp(rng.normal(0, 0.5, (50, depth)))
+    x[:, -1] = sig / np.prod(x[:, :-1], axis=1)  # product exactly σ up to one rounding
+    flat = eos.mode_sharpness(sig, depth=depth)
+    assert np.all(eos.minimum_sharpness(x, sig) >= flat * (1 - ulps(8 * depth)))  # AM–GM, to rounding
+    assert eos.minimum_sharpness(np.full(depth, sig ** (1 / depth)), sig) == pytest.approx(flat, rel=ulps(8 * depth))
+
+
+@pytest.mark.parametrize("depth", [2, 3, 5])
+def test_thresholds_are_the_critical_step_and_the_flip(depth):
+    s = np.array([5.0, 2.0, 0.5])
+    th = eos.eos_thresholds(s, depth=depth)
+    assert np.allclose(th, theory.critical_step_size(s, depth=depth), rtol=ulps(4), atol=0)
+    # the map's derivative at the fixed point is −1 exactly there (closed form 1 − κL with κ = 2/L)
+    _, d = eos.mode_map(1.0, kappa=2.0 / depth, depth=depth)
+    assert d == pytest.approx(-1.0, abs=ulps(8))
+    assert eos.oscillating_modes(s, depth=depth, eta=th[1] * 1.001) == 2
+    assert np.isinf(eos.eos_thresholds([1.0, 0.0], depth=depth)[1])
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4])
+def test_two_cycle_is_a_two_cycle_and_matches_sympy_for_depth_2(depth):
+    for r in (1.01, 1.1, 1.2):
+        tc = eos.two_cycle(r, depth=depth, sigma=4.0)
+        a, b = tc.mu
+        k = 2 * r / depth
+        assert a < 1 < b
+        assert eos.mode_map(a, kappa=k, depth=depth)[0] == pytest.approx(b, abs=ulps(64))
+        assert eos.mode_map(b, kappa=k, depth=depth)[0] == pytest.approx(a, abs=ulps(64))
+        assert abs(tc.multiplier) < 1  # below the second doubling r_1 > 1.2 the 2-cycle attracts
+    from theory import eos_symbolic as es
+
+    d = es.two_cycle_depth2()
+    for r in (1.05, 1.2):
+        tc = eos.two_cycle(r, depth=2)
+        kap = 2 * r / 2
+        got = [float(d[n].subs(es.kappa, kap)) for n in ("a", "b", "multiplier", "gap_rate")]
+        # brentq to 4 ulps on an O(1) root; the closed forms evaluated in float: 1e3 ulps covers both
+        assert np.allclose(got, [*tc.mu, tc.multiplier, tc.gap_rate], rtol=0, atol=ulps(1000))
+    assert d["kappa_doubling"] == sp.sqrt(5) - 1
+    assert es.flip_kappa(4) == sp.Rational(1, 2)
+
+
+def test_period_doubling_points_depth2_start_at_sqrt5_and_approach_feigenbaum():
+    r = eos.period_doubling_ratios(depth=2, count=5)
+    assert r[1] == pytest.approx(np.sqrt(5) - 1, abs=1e-10)  # Newton at the rounding of a 2-fold product
+    assert np.all(np.diff(r) > 0)
+    d = np.diff(r)
+    ratios = d[:-1] / d[1:]
+    assert np.all(np.diff(np.abs(ratios - 4.669201609)) < 0)  # each ratio closer to δ than the last
+
+
+def test_crisis_and_gap_multiplier():
+    assert eos.positive_crisis_ratio(depth=2) > eos.period_doubling_ratios(depth=2, count=3)[-1]
+    x = np.array([1.5, 0.7, 1.2])
+    sig, eta = 1.0, 0.3
+    e = np.prod(x) - sig
+    # one GD step by hand, then the gaps' ratio equals the multiplier (closed form)
+    xn = x - eta * e * np.prod(x) / x
+    g0, g1 = eos.balancing_gap(x[:, None])[:, 0], eos.balancing_gap(xn[:, None])[:, 0]
+    assert np.allclose(g1 / g0, eos.gap_multiplier(x, sigma=sig, eta=eta), rtol=ulps(64), atol=0)
+
+
+@pytest.mark.parametrize("call,arg", [
+    (lambda: eos.two_cycle(0.9, depth=3), "ratio"),
+    (lambda: eos.two_cycle(1.2, depth=1), "depth"),
+    (lambda: eos.period_doubling_ratios(depth=3, count=9), "count"),
+    (lambda: eos.minimum_sharpness([1.0, 2.0], 1.0), "x"),
+    (lambda: eos.balancing_gap([1.0, 2.0]), "layer_values"),
+    (lambda: eos.oscillating_modes([1.0], depth=2, eta=-1.0), "eta"),
+])
+def test_bad_input_names_the_argument(call, arg):
+    with pytest.raises(ValueError, match=arg):
+        call()
+
+
+def test_two_cycle_refuses_a_ratio_beyond_its_branch():
+    with pytest.raises(ValueError, match="ratio"):
+        eos.two_cycle(50.0, depth=3)
