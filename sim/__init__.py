@@ -7,6 +7,7 @@ behind one protocol in problems.py, sparse completion in sparse_completion.py) +
 """
 
 from . import io
+from . import eos
 from . import instances
 from . import data, observations, sparse_completion, sparse_ops  # noqa: F401  (sparse completion at scale)
 from .altmin import run_altmin
@@ -27,5 +28,5 @@ __all__ = [
     "gradients", "gd_step", "uses_factored_step", "end_to_end", "run_gd", "Trace", "DivergenceError",
     "run_altmin", "run_flow",
     "Run", "run", "load_run", "execute",
-    "io", "instances", "data", "observations", "sparse_completion", "sparse_ops",
+    "io", "eos", "instances", "data", "observations", "sparse_completion", "sparse_ops",
 ]

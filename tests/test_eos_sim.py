@@ -1,0 +1,90 @@
+"""sim.eos: GD through the edge of stability — bounded vs diverged, period, subspace, Lanczos sharpness."""
+
+import numpy as np
+import pytest
+import torch
+
+from sim import eos
+from verify.tolerance import ulps
+
+M = np.diag([4.0, 0.0])
+
+
+def _eta(r, sig=4.0, L=2):
+    return r * 2.0 / (L * sig ** (2 - 2 / L))  # r × the balanced threshold (computed here, not from theory)
+
+
+def test_sharpness_matches_a_dense_hessian_on_a_tiny_instance():
+    rng = np.random.default_rng(3)
+    Ws = [rng.normal(size=(2, 2)) for _ in range(3)]
+    target = rng.normal(size=(2, 2))
+
+    def f(theta):
+        A, B, C = theta[:4].reshape(2, 2), theta[4:8].reshape(2, 2), theta[8:].reshape(2, 2)
+        R = C @ B @ A - torch.as_tensor(target)
+        return 0.5 * torch.sum(R * R)
+
+    H = torch.func.hessian(f)(torch.as_tensor(np.concatenate([W.ravel() for W in Ws]))).numpy()
+    dense = np.linalg.eigvalsh(H)[::-1][:2]
+    got = eos.sharpness(Ws, target, k=2)
+    # ARPACK at tol = 0 converges to machine precision of ‖H‖; 12 parameters: 64·12 ulps of ‖H‖
+    assert np.allclose(got, dense, rtol=0, atol=ulps(64 * 12) * np.max(np.abs(dense)))
+    assert eos.sharpness([np.array([[2.0]]), np.array([[2.0]])], np.array([[4.0]]))[0] == pytest.approx(8.0, rel=ulps(8))
+
+
+def test_the_sequels_init_and_a_bounded_oscillation_is_not_a_divergence():
+    tr = eos.run_eos(M, depth=2, eta=_eta(1.1), steps=3000, keep=64)
+    assert tr.status == "bounded" and tr.diverged_at is None
+    assert eos.detect_period(tr.singular_values[:, :1], max_period=16) == 2
+    assert eos.oscillating_subspace(tr.tail, 2)[0] == 1
+    assert eos.classify(tr, rank=1, max_period=16) == "period-2"
+    # the loss in the oscillation is far above its minimum (0) and above the loss near convergence, yet bounded
+    assert tr.loss[-1] > 1e-3
+
+
+def test_divergence_is_classified_not_raised():
+    tr = eos.run_eos(M, depth=2, eta=_eta(3.0), steps=500)
+    assert tr.status == "diverged" and tr.diverged_at is not None and tr.diverged_at < 500
+    assert eos.classify(tr, rank=1) == "diverged"
+    with pytest.raises(ValueError, match="diverged"):
+        eos.detect_period(np.full((300, 1), np.inf))
+
+
+def test_below_the_threshold_it_converges_and_the_subspace_is_empty():
+    tr = eos.run_eos(M, depth=2, eta=_eta(0.9), steps=3000, keep=8)
+    assert eos.detect_period(tr.singular_values[:, :1], max_period=2) == 1
+    assert eos.oscillating_subspace(tr.tail, 1) == (0, pytest.approx(np.zeros((2, 0))))
+
+
+def test_compressed_init_refuses_a_cut_inside_a_repeated_value_and_completes_the_null_space():
+    with pytest.raises(ValueError, match="rank_hat"):
+        eos.init_layers(np.diag([2.0, 1.0, 1.0]), depth=3, init="compressed", rank_hat=2)
+    Ws = eos.init_layers(np.diag([2.0, 0.0, 0.0]), depth=3, init="compressed", rank_hat=2, scale=0.5)
+    assert [W.shape for W in Ws] == [(2, 3), (2, 2), (3, 2)]
+    assert np.allclose(Ws[-1].T @ Ws[-1], 0.25 * np.eye(2), atol=ulps(16))
+
+
+@pytest.mark.parametrize("kw,arg", [
+    (dict(max_period=40), "values"),
+])
+def test_a_period_search_on_too_short_a_run_is_refused(kw, arg):
+    tr = eos.run_eos(M, depth=2, eta=_eta(1.1), steps=50)
+    with pytest.raises(ValueError, match=arg):
+        eos.detect_period(tr.singular_values, **kw)
+
+
+@pytest.mark.parametrize("kw,arg", [
+    (dict(eta=-1.0), "eta"), (dict(depth=1), "depth"), (dict(init="zeros"), "init"), (dict(loss="max"), "loss"),
+    (dict(gap_rank=0), "gap_rank"),
+])
+def test_run_eos_bad_input(kw, arg):
+    base = dict(depth=2, eta=0.1, steps=5)
+    with pytest.raises(ValueError, match=arg):
+        eos.run_eos(M, **{**base, **kw})
+
+
+def test_mean_loss_is_the_sum_loss_at_eta_times_n():
+    a = eos.run_eos(M, depth=3, eta=0.01, steps=40, scale=0.3)
+    b = eos.run_eos(M, depth=3, eta=0.01 * M.size, steps=40, loss="mean", scale=0.3)
+    # the same iterates up to rounding of the scaled step (a few ulps a step, 40 steps)
+    assert np.allclose(a.singular_values, b.singular_values, rtol=0, atol=ulps(8 * 40) * 4.0)
