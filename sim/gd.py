@@ -7,8 +7,13 @@ For :math:`W_{L:1}=W_L\cdots W_1` and :math:`G=\nabla_{W_{L:1}}\ell` (from the p
 
 i.e. :math:`3(L-1)` batched matmuls per step and nothing recomputed (:func:`theory.gd_step_macs`).
 Layer l moves by :math:`\eta\,s_l\nabla_{W_l}\ell` (Eq. 2; :math:`s_l=\alpha` on the outer layers
-of Algorithm 1). No host–device synchronisation happens inside the step loop on CUDA except at
-logging steps; on the CPU the loss is checked every step so that a divergence stops at once.
+of Algorithm 1); η and :math:`s_l` may differ per instance (a batch of configs that differ only in
+η, α or ε, :mod:`sim.many`), each instance then moving exactly as its own single run would.
+
+:func:`run_gd` takes up to :data:`CHUNK` steps per call through :func:`sim.fused.fused_chunk` (the same
+products without Python between them; bitwise equal to :func:`gd_step`, the eager reference) and
+records the loss before every step in a preallocated buffer: a divergence is reported at the exact
+first step it shows, checked once per chunk (one host–device synchronisation per chunk on CUDA).
 """
 
 from __future__ import annotations
@@ -21,7 +26,12 @@ import torch
 
 import theory
 
-__all__ = ["gradients", "gd_step", "uses_factored_step", "end_to_end", "run_gd", "Trace", "DivergenceError", "log_metrics"]
+from .fused import Coefficients, fused_chunk
+
+__all__ = ["gradients", "gd_step", "uses_factored_step", "end_to_end", "run_gd", "Trace", "DivergenceError",
+           "log_metrics", "CHUNK"]
+
+CHUNK = 32  #: steps per fused call: amortises the call; a diverging run computes at most this many steps past it
 
 
 class DivergenceError(RuntimeError):
@@ -103,6 +113,9 @@ def gd_step(Ws, scales, eta: float, problem, factored: bool | None = None) -> to
     out = None if factored is False else problem.factored_gradients(Ws, force=bool(factored))
     loss, grads = out if out is not None else _gradients(Ws, problem)
     u = problem.uniform_scale if problem.uniform_scale is not None else 1.0
+    if hasattr(eta, "__len__") or any(hasattr(s, "__len__") for s in scales):  # per instance (sim.many)
+        Coefficients(eta, scales, u, Ws[0].shape[0], Ws[0]).apply(Ws, grads)
+        return loss
     for W, g, s in zip(Ws, grads, scales):
         W.sub_(g, alpha=eta * s * u)
     return loss
@@ -142,38 +155,55 @@ def _host(v) -> np.ndarray:
     return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
 
 
-def run_gd(problem, Ws, scales, *, eta: float, steps: int, log_every: int, tol: float = 0.0,
-           seeds: list[int], depth: int, alpha: float, loss_name: str, n_sv: int,
-           progress=None, divergence_factor: float = 1e8) -> Trace:
+def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float = 0.0,
+           seeds: list[int], depth: int, alpha, loss_name: str, n_sv: int,
+           progress=None, divergence_factor: float = 1e8, fused: bool = True) -> Trace:
     """Run GD (in place on ``Ws``) with logging, tolerance stop and divergence detection.
 
+    ``eta`` and ``alpha`` are numbers or one per instance (then ``scales`` holds per-instance lists too).
     Divergence: a non-finite loss, or a loss above ``divergence_factor`` × the same instance's initial one,
-    raises :class:`DivergenceError` naming the step, the loss and theory's stable step size.
+    raises :class:`DivergenceError` naming the first step it happens, the loss and theory's stable step size.
+    ``fused=False`` takes the eager reference loop (:func:`gd_step`, checked every step).
     """
     trace = Trace()
     cuda = Ws[0].is_cuda
     sync = torch.cuda.synchronize if cuda else (lambda: None)
+    B = Ws[0].shape[0]
+    etas = list(eta) if hasattr(eta, "__len__") else [eta] * B
+    alphas = list(alpha) if hasattr(alpha, "__len__") else [alpha] * B
+    hint = (problem, seeds, etas, depth, alphas, loss_name)
     with torch.no_grad():
         first = log_metrics(trace, Ws, problem, 0, 0.0, n_sv)
         # per instance, so that whether a seed diverges does not depend on the other seeds of its batch
         limit = divergence_factor * torch.as_tensor(np.maximum(np.asarray(first["train_loss"], dtype=np.float64), 1e-300),
                                                     device=Ws[0].device)
+        u = problem.uniform_scale if problem.uniform_scale is not None else 1.0
+        coefs = Coefficients(eta, scales, u, B, Ws[0])
+        losses = torch.empty((CHUNK, B), dtype=Ws[0].dtype, device=Ws[0].device)
         elapsed, t = 0.0, 0
         while t < steps:
             chunk = min(log_every - t % log_every, steps - t)
             sync()
             t0 = time.perf_counter()
-            for _ in range(chunk):
-                loss = gd_step(Ws, scales, eta, problem)
-                t += 1
-                if not cuda and not bool(torch.all(loss <= limit)):  # `not <=` also catches NaN
-                    _diverged(problem, loss, limit, t - 1, seeds, eta, depth, alpha, loss_name)
+            while chunk > 0:
+                n = min(chunk, CHUNK)
+                if fused and fused_chunk(problem, Ws, coefs, n, losses):
+                    if not bool(torch.all(losses[:n] <= limit)):  # `not <=` also catches NaN
+                        i = int(torch.nonzero(~(losses[:n] <= limit).all(dim=1))[0, 0])
+                        _diverged(losses[i], limit, t + i, *hint)
+                else:
+                    for i in range(n):
+                        loss = gd_step(Ws, scales, etas if hasattr(eta, "__len__") else eta, problem)
+                        if not cuda and not bool(torch.all(loss <= limit)):
+                            _diverged(loss, limit, t + i, *hint)
+                t += n
+                chunk -= n
             sync()
             elapsed += time.perf_counter() - t0
             m = log_metrics(trace, Ws, problem, t, elapsed, n_sv)
             tl = torch.as_tensor(m["train_loss"])
             if not bool(torch.all(tl <= limit.cpu())):
-                _diverged(problem, tl, limit, t, seeds, eta, depth, alpha, loss_name)
+                _diverged(tl, limit, t, *hint)
             if progress is not None:
                 progress(t, float(tl.mean()), float(np.mean(m["recovery_error"])), t / max(elapsed, 1e-12))
             if tol > 0 and bool(torch.all(tl < tol)):
@@ -182,11 +212,11 @@ def run_gd(problem, Ws, scales, *, eta: float, steps: int, log_every: int, tol: 
     return trace
 
 
-def _diverged(problem, loss, limit, step, seeds, eta, depth, alpha, loss_name):
+def _diverged(loss, limit, step, problem, seeds, etas, depth, alphas, loss_name):
     bad = ~(torch.as_tensor(loss).cpu() <= torch.as_tensor(limit).cpu())
     k = int(torch.nonzero(bad)[0, 0])
     n1, n2 = problem.shape
     kw = problem.stability_kwargs(k)
     eta_c = theory.problem_critical_step_size(problem.sigma_max(), depth=depth, shape=(n1, n2),
-                                              loss=loss_name, alpha=alpha, **kw)
-    raise DivergenceError(step, float(torch.as_tensor(loss)[k]), seeds[k], eta, float(eta_c), loss_name)
+                                              loss=loss_name, alpha=alphas[k], **kw)
+    raise DivergenceError(step, float(torch.as_tensor(loss)[k]), seeds[k], etas[k], float(eta_c), loss_name)

@@ -46,19 +46,30 @@ def _wide_layer(init: str, rng, rows: int, cols: int, eps: float) -> np.ndarray:
     return rng.uniform(-np.sqrt(3) * s, np.sqrt(3) * s, (rows, cols))  # uniform, variance s²
 
 
-def init_wide(cfg, seeds, device) -> tuple[list[torch.Tensor], list[float]]:
+def _per_instance(value, default, n: int, name: str) -> list[float]:
+    """``value`` (one number or one per instance) as a list of n floats; ``None`` → ``default``."""
+    v = default if value is None else value
+    out = [float(x) for x in v] if hasattr(v, "__len__") else [float(v)] * n
+    if len(out) != n:
+        raise ValueError(f"{name} must give one value per instance ({n}), got {len(out)}")
+    return out
+
+
+def init_wide(cfg, seeds, device, *, eps=None) -> tuple[list[torch.Tensor], list[float]]:
+    """Each seed's layers (``eps``: one ε per instance for a batch of configs that differ in it, :mod:`sim.many`)."""
     ws = widths_of(cfg)
     L = len(ws) - 1
+    epss = _per_instance(eps, cfg.eps, len(seeds), "eps")
     layers = [[] for _ in range(L)]
-    for s in seeds:
+    for s, e in zip(seeds, epss):
         for l in range(L):
             rng = np.random.default_rng([s, 10 + l])
-            layers[l].append(_wide_layer(cfg.resolved_init, rng, ws[l + 1], ws[l], cfg.eps))
+            layers[l].append(_wide_layer(cfg.resolved_init, rng, ws[l + 1], ws[l], e))
     Ws = [torch.as_tensor(np.stack(x), dtype=cfg.torch_dtype, device=device) for x in layers]
     return Ws, [1.0] * L
 
 
-def init_compressed(cfg, problem, device) -> tuple[list[torch.Tensor], list[float]]:
+def init_compressed(cfg, problem, device, *, seeds=None, eps=None, alpha=None) -> tuple[list[torch.Tensor], list]:
     r"""Algorithm 1: :math:`\widetilde W_L=\epsilon U_{\hat r}`, :math:`\widetilde W_1=\epsilon V_{\hat r}^\top`,
     :math:`\widetilde W_l=\epsilon I_{\hat r}`; U, V from the surrogate (Eq. 8, ``init="spectral"``)
     or from the target itself (``init="oracle"``, Theorem 1's setting), as the problem computes them
@@ -67,15 +78,26 @@ def init_compressed(cfg, problem, device) -> tuple[list[torch.Tensor], list[floa
     The SVD's sign choice does not matter: flipping :math:`u_i` and :math:`v_i` together flips a
     column of :math:`\widetilde W_L` and a row of :math:`\widetilde W_1`, which GD carries along
     exactly (IEEE rounding is sign-symmetric), so every logged number is bitwise the same; columns
-    past the source's rank are a fixed completion, not the LAPACK's null-space basis."""
-    rh, L, eps = cfg.rank_hat, cfg.depth, cfg.eps
-    Us, Vs = problem.spectral_factors(rh, cfg.seed_list, oracle=cfg.resolved_init == "oracle")
+    past the source's rank are a fixed completion, not the LAPACK's null-space basis.
+
+    ``seeds`` (default ``cfg.seed_list``) are the instances' seeds; ``eps`` and ``alpha`` may give one value
+    per instance (a batch of configs, :mod:`sim.many`): ε
+    multiplies each instance's slice (an exactly rounded product, as the scalar one), and the outer
+    layers' multipliers become per-instance lists."""
+    rh, L = cfg.rank_hat, cfg.depth
+    seeds = cfg.seed_list if seeds is None else list(seeds)
+    B = len(seeds)
+    Us, Vs = problem.spectral_factors(rh, seeds, oracle=cfg.resolved_init == "oracle")
     Vts = [V.T for V in Vs]
     dt = cfg.torch_dtype
     U = torch.as_tensor(np.stack(Us), dtype=dt, device=device)
     Vt = torch.as_tensor(np.stack(Vts), dtype=dt, device=device)
-    B = U.shape[0]
     eye = torch.eye(rh, dtype=dt, device=device).expand(B, rh, rh)
+    if eps is None:
+        eps = cfg.eps
+    else:
+        eps = torch.tensor(_per_instance(eps, None, B, "eps"), dtype=dt, device=device).reshape(B, 1, 1)
     Ws = [eps * Vt] + [eps * eye.clone() for _ in range(L - 2)] + [eps * U]
-    scales = [cfg.alpha] + [1.0] * (L - 2) + [cfg.alpha]
+    a = cfg.alpha if alpha is None else _per_instance(alpha, None, B, "alpha")
+    scales = [a] + [1.0] * (L - 2) + [a]
     return Ws, scales

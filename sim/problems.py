@@ -77,6 +77,11 @@ class Problem:
     def uses_factored_step(self, Ws) -> bool:
         return False
 
+    def fused_terms(self, Ws):
+        """``(kind, tensors)`` for :func:`sim.fused.fused_chunk` (the same step without Python between its
+        products), or ``None``: this kind's step has no fused form and the engine takes the eager loop."""
+        return None
+
     def stability_kwargs(self, k: int) -> dict:
         """Keyword arguments of :func:`theory.problem_critical_step_size` for instance k."""
         return {"problem": self.kind}
@@ -124,6 +129,13 @@ class DenseProblem(Problem):
         if scale is None:
             return loss, g
         return loss, g * scale
+
+    def fused_terms(self, Ws):
+        """The residual step's tensors (:meth:`residual` with the base :meth:`_sum_residual`)."""
+        per_instance = self.uniform_scale is None
+        return "residual", {"M": self.target, "mask": self.mask if self.mask is not None else self.target[:0],
+                            "has_mask": self.mask is not None, "inv_n": self._inv_n, "per_instance": per_instance,
+                            "u": 1.0 if per_instance else self.uniform_scale}
 
     def _sum_residual(self, left, right):
         """(sum loss, residual) of factorization/completion, formed in one pass: ``baddbmm(-M*, left, right)``."""
@@ -254,6 +266,13 @@ class Factorization(DenseProblem):
         """The factored step pays off when the last hidden width k <= min(n1, n2)/4 (the compressed DLN)."""
         return 4 * Ws[-1].shape[-1] <= min(self.shape)
 
+    def fused_terms(self, Ws):
+        """The factored step's tensors when :meth:`uses_factored_step`, else the residual step's."""
+        if not self.uses_factored_step(Ws):
+            return super().fused_terms(Ws)
+        return "factored", {"M": self.target, "Mt": self.target.transpose(-1, -2), "tsq": self.target_sq,
+                            "half_u": 0.5 * self.uniform_scale}
+
     def factored_gradients(self, Ws, *, force: bool = False):
         r"""With :math:`W_{L:1}=W_LP`, :math:`P=P_{L-1}`, the chain rule only needs
 
@@ -350,6 +369,9 @@ class Sensing(DenseProblem):
 
     def _count(self) -> torch.Tensor:
         return torch.full((self.batch,), float(self.A.shape[1]), dtype=self.target.dtype, device=self.target.device)
+
+    def fused_terms(self, Ws):
+        return None  # its residual is a loop of matrix-vector products (eager)
 
     def stability_kwargs(self, k: int) -> dict:
         return {"problem": "sensing", "n_measurements": int(self.A.shape[1]), "sensing_std": float(self.A[k].std())}

@@ -28,7 +28,7 @@ from .gd import Trace, run_gd
 from .models import init_compressed, init_wide
 from .build import make_problem
 
-__all__ = ["Run", "run", "load_run", "execute", "DEFAULT_ROOT"]
+__all__ = ["Run", "run", "load_run", "execute", "write_run", "DEFAULT_ROOT"]
 
 DEFAULT_ROOT = Path("runs")
 
@@ -64,7 +64,7 @@ def _execute(cfg: RunConfig, device, progress) -> tuple[Trace, dict]:
     torch.manual_seed(cfg.seed)  # nothing below draws from torch's global RNG; fixed regardless
     t0 = time.perf_counter()
     problem = make_problem(cfg, seeds, device)
-    n_sv = min(min(problem.shape), max(cfg.rank_hat, cfg.rank if cfg.problem not in ("movielens", "ratings") else 0) + 5)
+    n_sv = logged_sv_count(cfg, problem)
     if cfg.model == "altmin":
         trace = run_altmin(problem, rank_hat=cfg.rank_hat, steps=cfg.steps, log_every=cfg.log_every,
                            n_sv=n_sv, tol=cfg.tol, progress=progress)
@@ -82,13 +82,22 @@ def _execute(cfg: RunConfig, device, progress) -> tuple[Trace, dict]:
                            tol=cfg.tol, seeds=seeds, depth=cfg.depth,
                            alpha=cfg.alpha if cfg.model == "compressed" else 1.0, loss_name=cfg.loss,
                            n_sv=n_sv, progress=progress)
-    summary = {
+    return trace, summarise(trace, time.perf_counter() - t0, device)
+
+
+def logged_sv_count(cfg: RunConfig, problem) -> int:
+    """How many singular values of W_{L:1} a run logs: max(r̂, r) + 5, at most min(n1, n2)."""
+    return min(min(problem.shape), max(cfg.rank_hat, cfg.rank if cfg.problem not in ("movielens", "ratings") else 0) + 5)
+
+
+def summarise(trace: Trace, wall_s: float, device) -> dict:
+    """A run's summary.json: status, stop reason, steps, times, where it ran, final metrics (seed means)."""
+    return {
         "status": "completed", "stopped": trace.stopped, "steps_done": trace.steps[-1],
-        "wall_s": time.perf_counter() - t0, "train_time_s": trace.time_s[-1], "device": str(device),
+        "wall_s": wall_s, "train_time_s": trace.time_s[-1], "device": str(device),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "final": {k: float(np.mean(v[-1])) for k, v in trace.metrics.items()},
     }
-    return trace, summary
 
 
 def _frame(trace: Trace, seeds: list[int]) -> pd.DataFrame:
@@ -117,6 +126,12 @@ def run(cfg: RunConfig, out: str | os.PathLike | None = None, *, root: str | os.
     if dest.exists() and any(dest.iterdir()):
         raise ValueError(f"out {str(dest)!r} exists and is not an empty run folder")
     trace, summary = execute(cfg, progress=progress)
+    return write_run(cfg, trace, summary, dest)
+
+
+def write_run(cfg: RunConfig, trace: Trace, summary: dict, dest: Path) -> Run:
+    """Write a finished run into ``dest`` atomically (a second finisher of the same key returns the first's)."""
+    key = cfg.key()
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{dest.name}-", dir=dest.parent))
     try:

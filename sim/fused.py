@@ -1,0 +1,144 @@
+r"""Several GD steps per call, without Python between the products: the fast path of :func:`sim.gd.run_gd`.
+
+A small step (the compressed DLN at d = 100 is a dozen products of 20×100 matrices) spends as much
+time in Python dispatch and temporaries as in arithmetic. Here ``n`` steps run inside one
+TorchScript function: the *same* ATen products, in the same order, on the same shapes and strides as
+the eager step (:func:`sim.gd.gd_step`), so the result is bitwise equal to it (tests/test_speed_paths.py
+checks weights and losses with ``torch.equal``); only the interpreter between the ops is gone.
+
+Per step and layer, with :math:`c_{l,k}=\eta_k s_{l,k}u` (the step size of instance k, Eq. 2, with
+a uniform 1/N folded in),
+
+.. math:: W_l \leftarrow W_l - c_l\,\nabla_{W_l}\ell,
+
+as ``sub_(g, alpha=c)`` when every instance shares :math:`c_l`, else ``addcmul_(g, -c)`` with a (B, 1, 1)
+tensor — both a fused multiply–add per entry, so a mixed batch equals each of its single runs bitwise.
+The loss *before* each step goes into row i of a preallocated (n, B) buffer, from which the caller finds
+the first step that diverged (:func:`sim.gd.run_gd`). Problems say whether they have such a step
+(:meth:`sim.problems.Problem.fused_terms`); the others (sensing, sparse storage) take the eager loop.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+import torch
+from torch import Tensor
+
+__all__ = ["fused_chunk", "Coefficients"]
+
+
+class Coefficients:
+    """Per-layer step coefficients :math:`c_l` (module docstring): a float when shared, else a (B, 1, 1) −c."""
+
+    def __init__(self, eta, scales, u: float, batch: int, like: Tensor):
+        etas = [float(e) for e in (eta if hasattr(eta, "__len__") else [eta] * batch)]
+        self.coef: list[float] = []
+        self.neg: list[Tensor] = []
+        self.uniform: list[bool] = []
+        for s in scales:
+            ss = [float(x) for x in (s if hasattr(s, "__len__") else [s] * batch)]
+            cs = [e * x * u for e, x in zip(etas, ss)]   # the eager step's `eta * s * u`, per instance
+            same = all(c == cs[0] for c in cs)
+            self.uniform.append(same)
+            self.coef.append(cs[0])
+            self.neg.append(torch.tensor([-c for c in cs], dtype=like.dtype, device=like.device).reshape(-1, 1, 1))
+
+    def apply(self, Ws, grads) -> None:
+        """The eager update (the reference the fused one is compared with)."""
+        for l, (W, g) in enumerate(zip(Ws, grads)):
+            if self.uniform[l]:
+                W.sub_(g, alpha=self.coef[l])
+            else:
+                W.addcmul_(g, self.neg[l])
+
+
+def _update(W: Tensor, g: Tensor, c: float, neg: Tensor, uniform: bool) -> None:
+    if uniform:
+        W.sub_(g, alpha=c)
+    else:
+        W.addcmul_(g, neg)
+
+
+def _factored(Ws: List[Tensor], M: Tensor, Mt: Tensor, tsq: Tensor, half_u: float, coef: List[float],
+              neg: List[Tensor], uniform: List[bool], n: int, losses: Tensor) -> None:
+    """``n`` steps of :meth:`sim.problems.Factorization.factored_gradients` + the update, op for op."""
+    L = len(Ws)
+    B = M.shape[0]
+    for i in range(n):
+        P = [Ws[0]]
+        for l in range(1, L - 1):
+            P.append(torch.bmm(Ws[l], P[-1]))
+        WL = Ws[L - 1]
+        PL = P[L - 2]
+        WLt = WL.transpose(-1, -2).contiguous()
+        WtW = torch.bmm(WLt, WL)
+        PPt = torch.bmm(PL, PL.transpose(-1, -2))
+        WtM = torch.bmm(WLt, M)
+        MPt = torch.bmm(PL, Mt).transpose(-1, -2)
+        gL = torch.baddbmm(MPt, WL, PPt, beta=-1.0)
+        Bm = torch.baddbmm(WtM, WtW, PL, beta=-1.0)
+        q = torch.bmm(WtW.reshape(B, 1, -1), PPt.reshape(B, -1, 1))
+        q = torch.baddbmm(q, WtM.reshape(B, 1, -1), PL.reshape(B, -1, 1), alpha=-2.0)
+        losses[i] = (q.reshape(B) + tsq) * half_u
+        grads = [Bm for _ in range(L)]
+        grads[L - 1] = gL
+        for l in range(L - 2, 0, -1):
+            grads[l] = torch.bmm(Bm, P[l - 1].transpose(-1, -2))
+            Bm = torch.bmm(Ws[l].transpose(-1, -2).contiguous(), Bm)
+        grads[0] = Bm
+        for l in range(L):
+            _update(Ws[l], grads[l], coef[l], neg[l], uniform[l])
+
+
+def _residual(Ws: List[Tensor], M: Tensor, mask: Tensor, has_mask: bool, inv_n: Tensor, per_instance: bool,
+              u: float, coef: List[float], neg: List[Tensor], uniform: List[bool], n: int, losses: Tensor) -> None:
+    """``n`` steps of :func:`sim.gd._gradients` with :meth:`sim.problems.DenseProblem.residual`, op for op."""
+    L = len(Ws)
+    for i in range(n):
+        P = [Ws[0]]
+        for l in range(1, L - 1):
+            P.append(torch.bmm(Ws[l], P[-1]))
+        g = torch.baddbmm(M, Ws[L - 1], P[L - 2], beta=-1.0)
+        if has_mask:
+            g.mul_(mask)
+        loss = 0.5 * torch.linalg.vector_norm(g, 2.0, [1, 2]) ** 2
+        if per_instance:
+            losses[i] = loss * inv_n
+            g = g.mul_(inv_n.reshape(-1, 1, 1))
+        else:
+            losses[i] = loss * u
+        grads = [g for _ in range(L)]
+        Bm = g
+        for l in range(L - 1, 0, -1):
+            grads[l] = torch.bmm(Bm, P[l - 1].transpose(-1, -2))
+            Bm = torch.bmm(Ws[l].transpose(-1, -2).contiguous(), Bm)
+        grads[0] = Bm
+        for l in range(L):
+            _update(Ws[l], grads[l], coef[l], neg[l], uniform[l])
+
+
+_SCRIPTED: dict = {}
+
+
+def _scripted(name: str):
+    if name not in _SCRIPTED:
+        fn = {"factored": _factored, "residual": _residual}[name]
+        _SCRIPTED[name] = torch.jit.script(fn)  # compiled once per process (~0.1 s)
+    return _SCRIPTED[name]
+
+
+def fused_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor) -> bool:
+    """Run ``n`` GD steps in one call, writing the loss before step i into ``losses[i]`` (B,). Returns
+    ``False`` (nothing done) when ``problem`` has no fused step (:meth:`sim.problems.Problem.fused_terms`)."""
+    terms = problem.fused_terms(Ws)
+    if terms is None or len(Ws) < 2:
+        return False
+    kind, t = terms
+    if kind == "factored":
+        _scripted("factored")(Ws, t["M"], t["Mt"], t["tsq"], t["half_u"], coefs.coef, coefs.neg, coefs.uniform,
+                              n, losses)
+    else:
+        _scripted("residual")(Ws, t["M"], t["mask"], t["has_mask"], t["inv_n"], t["per_instance"], t["u"],
+                              coefs.coef, coefs.neg, coefs.uniform, n, losses)
+    return True
