@@ -72,14 +72,15 @@ def corollary1_task(d: int, depth: int, spec: dict) -> list[dict]:
     return rows
 
 
-# ------------------------------------------------------------------ theorem2-flow: GD at a small step
-def theorem2_task(d: int, r: int, rank_hat: int, depth: int, spec: dict) -> list[dict]:
-    """Both networks of one (d, r, r̂) along GD at η = step_fraction·η_c, every seed of the spec in one batch.
+# ------------------------------------------------------------------ theorem2: both nets along GD, every step
+def pair_margins(d: int, r: int, rank_hat: int, depth: int, *, eps: float, alpha: float, eta: float, steps: int,
+                 seeds: list[int], target_seed: int) -> list[dict]:
+    """Both networks of one cell along GD at step ``eta`` (sum loss), every seed in one batch; per seed the
+    worst margin over every step.
 
-    GD at a small step stands in for the gradient flow (its O(η) gap to the flow is what ode-vs-gd
-    measures). Per seed: the wide DLN from a Haar-random orthogonal init at the proof's scale (per-layer
-    ε) and Algorithm 1, on the factorization target with the authors' spectrum; at every step both
-    squared errors and the compressed net's error outside the target's r modes (its β modes:
+    Per seed: the wide DLN (α = 1) from a Haar-random orthogonal init at the proof's scale (per-layer ε)
+    and Algorithm 1 (outer step αη), on the factorization target with the authors' spectrum; at every step
+    both squared errors and the compressed net's error outside the target's r modes (its β modes:
     ‖P̃‖² − ‖UᵀP̃V‖², U, V the target's singular vectors), from the matrices.
     """
     import warnings
@@ -94,18 +95,15 @@ def theorem2_task(d: int, r: int, rank_hat: int, depth: int, spec: dict) -> list
     from sim.models import init_compressed, init_wide
 
     _quiet_threads()
-    L, eps = int(depth), float(spec["eps"])
-    sig = theory.authors_target(d, r, int(spec["target_seed"])).sigma
-    seeds = list(range(int(spec["seeds"])))
-    eta = float(spec["step_fraction"]) * theory.critical_step_size(float(sig[0]), depth=L)
-    steps = int(float(spec["horizon"]) * theory.fit_time(float(sig.min()), depth=L, eps=eps) / eta) + 20
+    L = int(depth)
+    sig = theory.authors_target(d, r, int(target_seed)).sigma
     t0 = time.perf_counter()
     kw = dict(problem="factorization", target="spectrum", spectrum=tuple(float(x) for x in sig), d=d, depth=L,
               eps=eps, loss="sum", eta=1.0, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         cw = RunConfig(model="wide", rank_hat=rank_hat, init="orthogonal", **kw)
-        cc = RunConfig(model="compressed", rank_hat=rank_hat, **kw)
+        cc = RunConfig(model="compressed", rank_hat=rank_hat, alpha=alpha, **kw)
     p = make_problem(cw, seeds, CPU)
     Ww, sw = init_wide(cw, seeds, CPU)
     Wc, sc = init_compressed(cc, make_problem(cc, seeds, CPU), CPU)
@@ -126,9 +124,11 @@ def theorem2_task(d: int, r: int, rank_hat: int, depth: int, spec: dict) -> list
     worst_beta = np.zeros(B)
     slack = np.full(B, np.inf)
     first_viol = np.full(B, -1)
+    finite = np.ones(B, bool)
     with torch.no_grad():
         for t in range(steps + 1):
             ew, ec, beta = errors()
+            finite &= np.isfinite(ew) & np.isfinite(ec)
             m = ew - ec
             better = m < worst
             worst = np.where(better, m, worst)
@@ -136,16 +136,63 @@ def theorem2_task(d: int, r: int, rank_hat: int, depth: int, spec: dict) -> list
             worst_beta = np.where(better, beta, worst_beta)
             slack = np.minimum(slack, m + beta)
             first_viol = np.where((first_viol < 0) & (m < 0), t, first_viol)
+            if not finite.any():  # both nets of every seed have left the floats: nothing more to measure
+                break
             if t < steps:
                 gd_step(Ww, sw, eta, p)
                 gd_step(Wc, sc, eta, p)
     fro2 = float(np.sum(sig**2))
     dt = time.perf_counter() - t0
-    return [dict(d=d, rank=r, rank_hat=rank_hat, rank_hat_minus_rank=rank_hat - r, depth=L, eps=eps, seed=s, eta=eta,
-                 steps=steps, target_sq=fro2, min_margin=float(worst[i]), worst_step=int(worst_step[i]),
-                 beta_error_at_worst=float(worst_beta[i]), min_margin_plus_beta=float(slack[i]),
-                 first_violation_step=int(first_viol[i]), final_wide_error=float(ew[i]),
-                 final_compressed_error=float(ec[i]), time_s=dt / B) for i, s in enumerate(seeds)]
+    return [dict(d=d, rank=r, rank_hat=rank_hat, rank_hat_minus_rank=rank_hat - r, depth=L, eps=eps, alpha=alpha,
+                 seed=s, eta=eta, steps=steps, target_sq=fro2, min_margin=float(worst[i]),
+                 worst_step=int(worst_step[i]), beta_error_at_worst=float(worst_beta[i]),
+                 min_margin_plus_beta=float(slack[i]), first_violation_step=int(first_viol[i]),
+                 finite=bool(finite[i]), final_wide_error=float(ew[i]), final_compressed_error=float(ec[i]),
+                 time_s=dt / B) for i, s in enumerate(seeds)]
+
+
+def theorem2_task(d: int, r: int, rank_hat: int, depth: int, spec: dict) -> list[dict]:
+    """Theorem 2 along the flow: both nets at η = step_fraction·η_c(σ*_1, L), GD at a small step standing in
+    for the flow (its O(η) gap to the flow is what ode-vs-gd measures); horizon ``horizon`` × theory's flow
+    fit time of the smallest mode."""
+    import theory
+
+    L, eps = int(depth), float(spec["eps"])
+    sig = theory.authors_target(d, r, int(spec["target_seed"])).sigma
+    eta = float(spec["step_fraction"]) * theory.critical_step_size(float(sig[0]), depth=L)
+    steps = int(float(spec["horizon"]) * theory.fit_time(float(sig.min()), depth=L, eps=eps) / eta) + 20
+    rows = pair_margins(d, r, rank_hat, L, eps=eps, alpha=1.0, eta=eta, steps=steps,
+                        seeds=list(range(int(spec["seeds"]))), target_seed=int(spec["target_seed"]))
+    return [{k: v for k, v in x.items() if k not in ("alpha", "finite")} for x in rows]
+
+
+def theorem2_gd_task(d: int, r: int, rank_hat: int, depth: int, eps: float, alpha: float, eta_fraction: float,
+                     spec: dict) -> list[dict]:
+    """Theorem 2 along discrete GD at η = eta_fraction·η_c(α) — the compressed net's ε-exact critical step
+    (theory.critical_step_size with α and ε) — for both nets; horizon ``horizon`` × the later of the two
+    nets' fit times of the smallest mode (theory.fit_time, α = 1 for the wide net)."""
+    import theory
+
+    L = int(depth)
+    sig = theory.authors_target(d, r, int(spec["target_seed"])).sigma
+    eta_c = theory.critical_step_size(float(sig[0]), depth=L, alpha=alpha, eps=eps)
+    eta = float(eta_fraction) * eta_c
+    fit = max(theory.fit_time(float(sig.min()), depth=L, eps=eps, alpha=a) for a in (1.0, alpha))
+    steps = int(float(spec["horizon"]) * fit / eta) + 20
+    rows = pair_margins(d, r, rank_hat, L, eps=eps, alpha=alpha, eta=eta, steps=steps,
+                        seeds=list(range(int(spec["seeds"]))), target_seed=int(spec["target_seed"]))
+    return [dict(x, eta_fraction=float(eta_fraction), eta_c=eta_c) for x in rows]
+
+
+def _theorem2_gd_tasks(s: dict):
+    """One task per grid cell (every key of the spec a list), largest cost first."""
+    import itertools
+
+    keys = ("d", "rank", "rank_hat", "depth", "eps", "alpha", "eta_fraction")
+    cells = [c for c in itertools.product(*[list(s[k]) for k in keys]) if c[1] <= c[2] <= c[0]]
+    cells.sort(key=lambda c: (-c[0], c[6], -c[5]))
+    return [(theorem2_gd_task, (int(d), int(r), int(k), int(L), float(e), float(a), float(f), s))
+            for d, r, k, L, e, a, f in cells]
 
 
 def theorem2_rank_hats(d: int, r: int, s: dict) -> list[int]:
@@ -165,6 +212,7 @@ MAPS = {
     "corollary1": lambda s: [(corollary1_task, (int(d), int(L), s)) for d in sorted(s["d"], reverse=True)
                              for L in s["depth"]],
     "theorem2": _theorem2_tasks,
+    "theorem2-gd": _theorem2_gd_tasks,
 }
 
 

@@ -75,3 +75,39 @@ def test_haar_random_inits_with_rank_hat_below_rank(record):
     record.evidence(CLAIM, f"r̂ = {rh} < r = {sig.size}, d = {d}, L = {L}, ε = {eps}: Haar-random inits violating "
                            f"(of {draws})",
                     int(viol))
+
+
+@pytest.mark.claim(CLAIM)
+def test_law_on_the_region_map(record):
+    """The region map (d = 10 … 200, L = 2 … 4, r̂ − r = −4 … 5, ε = 0.01 … 3, the aligned init and 8–64
+    Haar-random inits per cell, measured on matrices): on every row outside the rounding band, the measured
+    gap's sign is theory's (Eq. (15) at the row's own overlap ω = tr(QᵀM*)); r̂ >= r holds on every row."""
+    import theory
+    from verify.sweep_tables import sweep_table
+
+    t = sweep_table("corollary1-map")
+    df = t.frame
+    # verify's GD band (16·(L·d + d²)·eps) on the magnitudes the gap is formed from
+    band = 16 * (df.depth * df.d + df.d**2) * np.finfo(float).eps * (
+        df.wide_sq + df.compressed_sq + 2 * df.diff_norm * df.target_norm)
+    sig = {int(d): theory.authors_target(int(d), int(t.spec["rank"]), int(t.spec["target_seed"])).sigma
+           for d in df.d.unique()}
+    law = np.array([theory.initial_errors(sig[int(x.d)], shape=int(x.d), rank_hat=int(x.rank_hat), depth=int(x.depth),
+                                          eps=float(x.eps), overlap=float(x.overlap)).gap for x in df.itertuples()])
+    clear = np.abs(df.gap) > band
+    assert np.all((df.gap[clear] < 0) == (law[clear] < 0)), "a measured gap's sign differs from Eq. (15)'s"
+    ge = df.rank_hat >= df["rank"]
+    assert np.all(df.gap[ge] >= -band[ge])
+    lt_al = (~ge) & (df.init == "aligned")
+    eps_star = np.array([(2 * sig[int(x.d)][int(x.rank_hat):].sum() / (int(x.d) - int(x.rank_hat))) ** (1 / int(x.depth))
+                         for x in df[lt_al].itertuples()])
+    fails = df.gap[lt_al] < -band[lt_al]
+    assert np.all(fails.values == (df.eps[lt_al].values < eps_star)), "aligned r̂ < r: fails iff ε < ε*"
+    record.evidence(CLAIM, "region map", t.cite)
+    record.evidence(CLAIM, "region map: rows whose sign follows Eq. (15) (outside the rounding band)",
+                    f"{int(clear.sum())} of {int(clear.sum())} ({int((~clear).sum())} ties within the band)")
+    record.evidence(CLAIM, "region map: r̂ >= r rows holding", f"{int(ge.sum())} of {int(ge.sum())}")
+    record.evidence(CLAIM, "region map: aligned r̂ < r cells failing (all with ε < ε* = (2Σ_{i>r̂}σ_i/(d − r̂))^{1/L})",
+                    f"{int(fails.sum())} of {int(lt_al.sum())}")
+    record.evidence(CLAIM, "region map: Haar-random r̂ < r draws failing (tail events of ω)",
+                    f"{int((df.gap[(~ge) & (df.init == 'haar')] < 0).sum())} of {int(((~ge) & (df.init == 'haar')).sum())}")

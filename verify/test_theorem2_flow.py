@@ -1,6 +1,7 @@
 """theorem2-flow: along gradient flow, the wide DLN's error is never below the compressed DLN's."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import example, given, target
 from hypothesis import strategies as st
@@ -9,6 +10,7 @@ import theory
 from sim.instances import flow_sq_errors, lists, setup, weights_lists
 from verify.measures import flow_tie_band
 from verify.strategies import seeds, spectra
+from verify.sweep_tables import gd_band, sweep_table
 
 CLAIM = "theorem2-flow"
 
@@ -100,3 +102,58 @@ def test_fails_with_the_literal_eq3_init(record):
     record.counterexample(CLAIM, _counterexample("Theorem 2, wide DLN initialised per Eq. (3) literally (sqrt(eps))",
                                                  sig, times, ew, ec, p, Ww0, Wc0, d=2, rank_hat=1, depth=2, eps=0.05,
                                                  alpha=1.0))
+
+
+# ------------------------------------------------------------------ the law r̂ <= d − r, from the region map
+FLOW_MAPS = ("theorem2-flow", "theorem2-flow-L3")
+
+
+@pytest.mark.claim(CLAIM)
+def test_law_on_the_region_maps(record):
+    """The region map (d up to 200, 20 Haar-random inits per cell): margin = (d − r − r̂ + c)·p(t)², p(t)² one
+    β mode's flow error at the worst step, with the wide net's excess 0 <= c < r for every init. So Theorem 2
+    holds for every init when r̂ <= d − r and fails for every init at r̂ = d (asserted on every row)."""
+    tables = [sweep_table(n) for n in FLOW_MAPS]
+    df = pd.concat([t.frame for t in tables], ignore_index=True)
+    band = gd_band(df)
+    p2 = np.array([float(theory.beta_flow(float(e) ** int(L), np.array([float(s) * float(h)]), depth=int(L))[0]) ** 2
+                   for e, L, s, h in zip(df.eps, df.depth, df.worst_step, df.eta)])
+    c = (df.min_margin - band) / p2 - (df.d - df["rank"] - df.rank_hat)  # the excess, rounding counted against it
+    c_hi = (df.min_margin + band) / p2 - (df.d - df["rank"] - df.rank_hat)
+    low = df.rank_hat <= df.d - df["rank"]
+    viol = df.min_margin < -band
+    assert np.all(c_hi >= 0), "the wide net's excess c fell below 0"
+    assert np.all(c < df["rank"]), "the wide net's excess c reached r"
+    assert not viol[low].any()
+    assert viol[df.rank_hat == df.d].all()
+    cite = "; ".join(t.cite for t in tables)
+    record.evidence(CLAIM, "region maps", cite)
+    record.evidence(CLAIM, "region maps: sizes", f"d = {int(df.d.min())} … {int(df.d.max())}, r ∈ "
+                    f"{sorted(int(x) for x in df['rank'].unique())}, L ∈ {sorted(int(x) for x in df.depth.unique())}, "
+                    f"ε = {', '.join(f'{x:g}' for x in sorted(df.eps.unique()))}, "
+                    f"{int(df.groupby(['d', 'rank', 'rank_hat', 'depth']).size().min())} inits per cell")
+    record.evidence(CLAIM, "region maps: inits violating with r̂ <= d − r / with d − r < r̂ < d / at r̂ = d",
+                    f"{int(viol[low].sum())} of {int(low.sum())} / "
+                    f"{int(viol[~low & (df.rank_hat < df.d)].sum())} of {int((~low & (df.rank_hat < df.d)).sum())} / "
+                    f"{int(viol[df.rank_hat == df.d].sum())} of {int((df.rank_hat == df.d).sum())}")
+    record.evidence(CLAIM, "region maps: the wide net's excess c / r (min … max over inits, per L)",
+                    {f"L = {int(L)}": [float(f"{(c[g.index] / g['rank']).min():.3g}"),
+                                       float(f"{(c[g.index] / g['rank']).max():.3g}")] for L, g in df.groupby("depth")})
+
+
+@pytest.mark.claim(CLAIM)
+@given(spectra(max_rank=2, min_gap=0.2, min_value=0.5, max_value=4.0), st.integers(1, 2), st.integers(0, 1),
+       st.sampled_from([2, 3]), st.floats(0.05, 0.3), seeds)
+@example(np.array([1.0]), 1, 0, 2, 0.25, 0)  # the r̂ > r counterexample's r and ε, with d = r̂ + r: now it holds
+def test_holds_with_beta_modes_when_rank_hat_is_at_most_d_minus_r(record, sig, extra, dpad, depth, eps, seed):
+    """The map's law on small instances along the integrated flow: r < r̂ <= d − r holds for every init."""
+    r = sig.size
+    rh = r + extra
+    d = rh + r + dpad
+    times, ew, ec, *_ = run(sig, d=d, rank_hat=rh, depth=depth, eps=eps, seed=seed % 1000)
+    margin = float(np.min(ew - ec))
+    target(-margin / float(np.sum(sig**2)), label="relative violation")
+    t = record.tally()
+    record.evidence(CLAIM, "r < r̂ <= d − r (flow, small instances): searched, all holding", t.count("n"))
+    record.evidence(CLAIM, "r < r̂ <= d − r: sizes (d, r, r̂, L)", t.union("sizes", [(d, r, rh, depth)]))
+    assert margin >= -flow_tie_band(float(np.sum(sig**2)), depth=depth, weight_scale=eps)
