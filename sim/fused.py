@@ -20,6 +20,7 @@ the first step that diverged (:func:`sim.gd.run_gd`). Problems say whether they 
 
 from __future__ import annotations
 
+import warnings
 from typing import List
 
 import torch
@@ -43,6 +44,12 @@ class Coefficients:
             self.uniform.append(same)
             self.coef.append(cs[0])
             self.neg.append(torch.tensor([-c for c in cs], dtype=like.dtype, device=like.device).reshape(-1, 1, 1))
+
+    def drop(self, k: int) -> None:
+        """Instance k moves no more (a diverged instance of a batch, frozen by :func:`sim.gd.run_gd`)."""
+        for l, neg in enumerate(self.neg):
+            neg[k] = 0.0
+            self.uniform[l] = False
 
     def apply(self, Ws, grads) -> None:
         """The eager update (the reference the fused one is compared with)."""
@@ -122,9 +129,17 @@ _SCRIPTED: dict = {}
 
 
 def _scripted(name: str):
+    """The TorchScript form of a chunk, compiled once per process (~0.1 s). TorchScript is deprecated in
+    recent torch: where it warns, the warning is silenced; where it is gone or fails, the Python function
+    itself runs (the same ops, so the same bits; only the interpreter overhead between them returns)."""
     if name not in _SCRIPTED:
         fn = {"factored": _factored, "residual": _residual}[name]
-        _SCRIPTED[name] = torch.jit.script(fn)  # compiled once per process (~0.1 s)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                _SCRIPTED[name] = torch.jit.script(fn)
+        except Exception:  # noqa: BLE001 - any failure to compile: the eager function is the same computation
+            _SCRIPTED[name] = fn
     return _SCRIPTED[name]
 
 

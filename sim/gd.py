@@ -133,6 +133,7 @@ class Trace:
     align_v: list[np.ndarray] = field(default_factory=list)
     outer_align: list[np.ndarray] = field(default_factory=list)
     stopped: str = "budget"
+    diverged: dict = field(default_factory=dict)  #: instance -> DivergenceError (``run_gd(drop_diverged=True)``)
 
 
 def log_metrics(trace: Trace, Ws, problem, step: int, elapsed: float, n_sv: int) -> dict[str, np.ndarray]:
@@ -157,13 +158,15 @@ def _host(v) -> np.ndarray:
 
 def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float = 0.0,
            seeds: list[int], depth: int, alpha, loss_name: str, n_sv: int,
-           progress=None, divergence_factor: float = 1e8, fused: bool = True) -> Trace:
+           progress=None, divergence_factor: float = 1e8, fused: bool = True, drop_diverged: bool = False) -> Trace:
     """Run GD (in place on ``Ws``) with logging, tolerance stop and divergence detection.
 
     ``eta`` and ``alpha`` are numbers or one per instance (then ``scales`` holds per-instance lists too).
     Divergence: a non-finite loss, or a loss above ``divergence_factor`` × the same instance's initial one,
-    raises :class:`DivergenceError` naming the first step it happens, the loss and theory's stable step size.
-    ``fused=False`` takes the eager reference loop (:func:`gd_step`, checked every step).
+    raises :class:`DivergenceError` naming the first step it happens, the loss and theory's stable step size;
+    with ``drop_diverged`` the error goes into ``trace.diverged[k]`` instead and instance k is frozen at zero
+    weights (every instance's products are its own, so the others go on bitwise as before).
+    ``fused=False`` takes the eager reference loop (:func:`gd_step`'s arithmetic, checked every step).
     """
     trace = Trace()
     cuda = Ws[0].is_cuda
@@ -180,30 +183,43 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
         u = problem.uniform_scale if problem.uniform_scale is not None else 1.0
         coefs = Coefficients(eta, scales, u, B, Ws[0])
         losses = torch.empty((CHUNK, B), dtype=Ws[0].dtype, device=Ws[0].device)
+
+        def check(rows, t_first):  # rows (n, B): the losses before steps t_first, t_first + 1, ...
+            if bool(torch.all(rows <= limit)):  # `not <=` also catches NaN
+                return
+            bad = ~(rows <= limit).cpu()
+            if not drop_diverged:
+                i = int(torch.nonzero(bad.any(dim=1))[0, 0])
+                raise _diverged(rows[i], limit, t_first + i, *hint)
+            for k in torch.nonzero(bad.any(dim=0))[:, 0].tolist():
+                i = int(torch.nonzero(bad[:, k])[0, 0])
+                trace.diverged[k] = _diverged(rows[i], limit, t_first + i, *hint, k=k)
+                for W in Ws:
+                    W[k] = 0.0
+                coefs.drop(k)
+                limit[k] = float("inf")
+
         elapsed, t = 0.0, 0
-        while t < steps:
+        while t < steps and len(trace.diverged) < B:
             chunk = min(log_every - t % log_every, steps - t)
             sync()
             t0 = time.perf_counter()
             while chunk > 0:
                 n = min(chunk, CHUNK)
                 if fused and fused_chunk(problem, Ws, coefs, n, losses):
-                    if not bool(torch.all(losses[:n] <= limit)):  # `not <=` also catches NaN
-                        i = int(torch.nonzero(~(losses[:n] <= limit).all(dim=1))[0, 0])
-                        _diverged(losses[i], limit, t + i, *hint)
+                    check(losses[:n], t)
                 else:
                     for i in range(n):
-                        loss = gd_step(Ws, scales, etas if hasattr(eta, "__len__") else eta, problem)
-                        if not cuda and not bool(torch.all(loss <= limit)):
-                            _diverged(loss, limit, t + i, *hint)
+                        loss = _eager_step(Ws, coefs, problem)
+                        if not cuda:
+                            check(loss[None], t + i)
                 t += n
                 chunk -= n
             sync()
             elapsed += time.perf_counter() - t0
             m = log_metrics(trace, Ws, problem, t, elapsed, n_sv)
             tl = torch.as_tensor(m["train_loss"])
-            if not bool(torch.all(tl <= limit.cpu())):
-                _diverged(tl, limit, t, *hint)
+            check(tl[None].to(limit.device), t)
             if progress is not None:
                 progress(t, float(tl.mean()), float(np.mean(m["recovery_error"])), t / max(elapsed, 1e-12))
             if tol > 0 and bool(torch.all(tl < tol)):
@@ -212,11 +228,23 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
     return trace
 
 
-def _diverged(loss, limit, step, problem, seeds, etas, depth, alphas, loss_name):
-    bad = ~(torch.as_tensor(loss).cpu() <= torch.as_tensor(limit).cpu())
-    k = int(torch.nonzero(bad)[0, 0])
+def _eager_step(Ws, coefs, problem):
+    """:func:`gd_step` with precomputed coefficients: the eager reference the fused chunks equal bitwise."""
+    out = problem.factored_gradients(Ws)
+    loss, grads = out if out is not None else _gradients(Ws, problem)
+    coefs.apply(Ws, grads)
+    return loss
+
+
+def _diverged(loss, limit, step, problem, seeds, etas, depth, alphas, loss_name, k=None) -> DivergenceError:
+    """The error for the first diverging instance of ``loss`` (or instance ``k``), with theory's hint."""
+    if k is None:
+        bad = ~(torch.as_tensor(loss).cpu() <= torch.as_tensor(limit).cpu())
+        k = int(torch.nonzero(bad)[0, 0])
     n1, n2 = problem.shape
     kw = problem.stability_kwargs(k)
     eta_c = theory.problem_critical_step_size(problem.sigma_max(), depth=depth, shape=(n1, n2),
                                               loss=loss_name, alpha=alphas[k], **kw)
-    raise DivergenceError(step, float(torch.as_tensor(loss)[k]), seeds[k], etas[k], float(eta_c), loss_name)
+    err = DivergenceError(step, float(torch.as_tensor(loss)[k]), seeds[k], etas[k], float(eta_c), loss_name)
+    err.index = k  #: the instance's place in its batch
+    return err

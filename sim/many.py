@@ -25,7 +25,7 @@ import torch
 
 from .build import make_problem
 from .config import RunConfig
-from .gd import Trace, run_gd
+from .gd import DivergenceError, Trace, run_gd
 from .models import init_compressed, init_wide
 from .results import DEFAULT_ROOT, Run, load_run, logged_sv_count, summarise, write_run
 
@@ -63,9 +63,10 @@ def _shared(cfg: RunConfig) -> dict:
     return d
 
 
-def execute_many(cfgs, *, progress=None) -> list[tuple[Trace, dict]]:
-    """Run the configs as one batch in memory; returns (trace, summary) per config, as :func:`sim.execute`
-    would for each alone. :class:`sim.DivergenceError` names the first instance that diverges."""
+def execute_many(cfgs, *, progress=None) -> list:
+    """Run the configs as one batch in memory; returns, per config, (trace, summary) as :func:`sim.execute`
+    would for it alone, or the :class:`sim.DivergenceError` of an instance that diverged (the batch goes
+    on without it: ``run_gd(drop_diverged=True)``)."""
     cfgs = list(cfgs)
     base = common_config(cfgs)
     device = base.resolved_device()
@@ -82,12 +83,15 @@ def execute_many(cfgs, *, progress=None) -> list[tuple[Trace, dict]]:
         Ws, scales = init_compressed(base, problem, device, seeds=seeds, eps=eps, alpha=alpha)
     trace = run_gd(problem, Ws, scales, eta=[c.eta for c in cfgs], steps=base.steps, log_every=base.log_every,
                    tol=0.0, seeds=seeds, depth=base.depth, alpha=alpha, loss_name=base.loss,
-                   n_sv=logged_sv_count(base, problem), progress=progress)
+                   n_sv=logged_sv_count(base, problem), progress=progress, drop_diverged=True)
     wall = time.perf_counter() - t0
     out = []
     for k in range(len(cfgs)):
-        tk = _instance(trace, k)
-        out.append((tk, summarise(tk, wall, device)))
+        if k in trace.diverged:
+            out.append(trace.diverged[k])
+        else:
+            tk = _instance(trace, k)
+            out.append((tk, {**summarise(tk, wall, device), "batch_size": len(cfgs)}))
     return out
 
 
@@ -100,17 +104,17 @@ def _instance(trace: Trace, k: int) -> Trace:
                  align_v=pick(trace.align_v), outer_align=pick(trace.outer_align), stopped=trace.stopped)
 
 
-def run_many(cfgs, *, root=DEFAULT_ROOT, progress=None) -> list[Run]:
+def run_many(cfgs, *, root=DEFAULT_ROOT, progress=None) -> list:
     """Run the configs not yet in ``root`` as one batch and write each as its single run (``root/<key>/``);
-    returns every config's :class:`sim.Run` (``cached`` for those found)."""
+    returns per config its :class:`sim.Run` (``cached`` for those found) or its :class:`sim.DivergenceError`."""
     cfgs = list(cfgs)
     common_config(cfgs)
     root = Path(root)
     todo = list({c.key(): c for c in cfgs if not (root / c.key() / "summary.json").is_file()}.values())
     done = {}
     if todo:
-        for c, (trace, summary) in zip(todo, execute_many(todo, progress=progress)):
-            done[c.key()] = write_run(c, trace, summary, root / c.key())
+        for c, res in zip(todo, execute_many(todo, progress=progress)):
+            done[c.key()] = res if isinstance(res, DivergenceError) else write_run(c, *res, root / c.key())
     runs = []
     for c in cfgs:
         if c.key() in done:

@@ -2,10 +2,13 @@
 
 Points that differ only in their seed become one batched run (``RunConfig.seeds``: the engine's
 batched GD, bitwise equal per seed to the single runs) of at most ``max_batch`` consecutive seeds.
-A point is *done* when the store holds its single run (``cdln run --seed s``, or a seed whose batch
-diverged and was rerun alone), its planned batch, or a record that it diverged. Gradient descent with
-a tolerance stop (``tol > 0``) is not batched: a batch stops when every seed is below ``tol``, a
-single run when its own seed is, so the two would not agree.
+Points that also differ in η, α or ε (a sweep cell over step sizes) become one batch of configs
+(:func:`sim.many.run_many`: per-instance step sizes, each instance bitwise equal to its single run and
+stored under its single key) of at most ``max_batch`` points. A point is *done* when the store holds
+its single run (``cdln run --seed s``, a point of a batch of configs, or a seed whose batch diverged and
+was rerun alone), its planned seed batch, or a record that it diverged. Gradient descent with a
+tolerance stop (``tol > 0``) is not batched: a batch stops when every seed is below ``tol``, a single
+run when its own seed is, so the two would not agree; nor is the flow batched over η (its times are η·step).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ __all__ = ["Batch", "Plan", "make_plan", "step_macs", "matmul_rate"]
 
 @dataclass(frozen=True)
 class Batch:
-    """One task: a run of ``config.seeds`` consecutive seeds (``points``: their single configs)."""
+    """One task: a run of ``config.seeds`` consecutive seeds (``points``: their single configs), or, when
+    ``config.seeds == 1`` and there are several ``points``, a batch of configs (:func:`sim.many.run_many`)."""
 
     config: RunConfig
     points: tuple
@@ -49,36 +53,64 @@ def _group_key(cfg: RunConfig) -> str:
     return dataclasses.replace(cfg, seed=0, seeds=1).key()
 
 
+def _pool_key(cfg: RunConfig) -> str | None:
+    """Points with equal pool keys may share one batch of configs (all fields but seed, η, α, ε equal);
+    ``None``: never pooled (the flow, AltMin, a tolerance stop)."""
+    if cfg.mode != "gd" or cfg.model == "altmin" or cfg.tol > 0:
+        return None
+    return dataclasses.replace(cfg, seed=0, seeds=1, eta=1.0, alpha=1.0, eps=1e-3).key()
+
+
+def _seed_chunks(members, store: Store, done: dict, max_batch: int) -> list[list[RunConfig]]:
+    """Points of one seed group not yet done, as runs of consecutive seeds (each at most ``max_batch``)."""
+    left = []
+    for p in sorted(members, key=lambda c: c.seed):
+        k = p.key()
+        if store.has_run(k):
+            done[k] = (k, "completed")
+        elif store.diverged(k) is not None:
+            done[k] = (k, "diverged")
+        else:
+            left.append(p)
+    batchable = left and (left[0].tol == 0 or left[0].mode == "flow")
+    chunks, cur = [], []
+    for p in left:
+        if cur and (not batchable or p.seed != cur[-1].seed + 1 or len(cur) >= max_batch):
+            chunks.append(cur)
+            cur = []
+        cur.append(p)
+    if cur:
+        chunks.append(cur)
+    out = []
+    for ch in chunks:
+        cfg = dataclasses.replace(ch[0], seeds=len(ch)) if len(ch) > 1 else ch[0]
+        if len(ch) > 1 and store.has_run(cfg.key()):
+            done.update({p.key(): (cfg.key(), "completed") for p in ch})
+        else:
+            out.append(ch)
+    return out
+
+
 def make_plan(points, store: Store, max_batch: int) -> Plan:
     groups: dict[str, list[RunConfig]] = {}
     for p in points:
         groups.setdefault(_group_key(p), []).append(p)
-    done, todo = {}, []
-    for members in groups.values():
-        left = []
-        for p in sorted(members, key=lambda c: c.seed):
-            k = p.key()
-            if store.has_run(k):
-                done[k] = (k, "completed")
-            elif store.diverged(k) is not None:
-                done[k] = (k, "diverged")
-            else:
-                left.append(p)
-        batchable = left and (left[0].tol == 0 or left[0].mode == "flow")
-        chunks, cur = [], []
-        for p in left:
-            if cur and (not batchable or p.seed != cur[-1].seed + 1 or len(cur) >= max_batch):
-                chunks.append(cur)
-                cur = []
-            cur.append(p)
-        if cur:
-            chunks.append(cur)
-        for ch in chunks:
-            cfg = dataclasses.replace(ch[0], seeds=len(ch)) if len(ch) > 1 else ch[0]
-            if len(ch) > 1 and store.has_run(cfg.key()):
-                done.update({p.key(): (cfg.key(), "completed") for p in ch})
-            else:
-                todo.append(Batch(cfg, tuple(ch)))
+    done, pools = {}, {}
+    for gk, members in groups.items():
+        for ch in _seed_chunks(members, store, done, max_batch):
+            pk = _pool_key(ch[0])
+            pools.setdefault(("seeds", gk) if pk is None else ("configs", pk), []).append(ch)
+    todo = []
+    for chunks in pools.values():
+        if len({(p.eta, p.alpha, p.eps) for ch in chunks for p in ch}) == 1 or _pool_key(chunks[0][0]) is None:
+            # one (η, α, ε): seed batches, as before
+            todo += [Batch(dataclasses.replace(ch[0], seeds=len(ch)) if len(ch) > 1 else ch[0], tuple(ch))
+                     for ch in chunks]
+            continue
+        flat = [p for ch in chunks for p in ch]
+        for i in range(0, len(flat), max_batch):
+            piece = tuple(flat[i:i + max_batch])
+            todo.append(Batch(piece[0], piece))
     return Plan(points=tuple(points), done=done, todo=tuple(todo))
 
 

@@ -1,6 +1,8 @@
 """What a worker runs: one batch into the store, and each seed's outcome as a small dict.
 
-A batch that diverges is rerun seed by seed in the same task (``sim``'s divergence stops the whole
+A batch of configs (several points, ``config.seeds == 1``) runs as one computation with per-instance step
+sizes (:func:`sim.many.run_many`), each point stored as its single run. A seed batch that diverges is rerun
+seed by seed in the same task (``sim``'s divergence stops the whole
 batch at its first diverging seed), so each seed gets its own status: ``completed`` with its run in
 the store, or ``diverged`` with a record beside it. Any other error makes the batch's rows
 ``failed`` with the error's message; nothing here retries a run — a worker that dies is Dask's to
@@ -53,14 +55,15 @@ def fit_steps(run: sim.Run, index: int, sigma) -> list[int]:
 
 
 def completed_outcomes(run: sim.Run, points) -> list[dict]:
-    """One outcome per seed of ``points`` (single configs) from a finished run holding them."""
+    """One outcome per seed of ``points`` (single configs) from a finished run holding them; ``batch_size`` is
+    how many runs it was computed with (its seeds, or the size of its batch of configs: ``summary.json``)."""
     m = run.metrics
     last = m[m.step == m.step.max()].set_index("seed")
     out, first = [], int(run.config["seed"])
     for p in points:
         row = {"key": p.key(), "status": "completed", "message": "", "steps_done": int(run.summary["steps_done"]),
                "stopped": run.summary.get("stopped", ""), "train_time_s": float(run.summary["train_time_s"]),
-               "batch_size": int(run.config["seeds"]), "store_key": run.config["key"], "eta_stable": math.nan,
+               "batch_size": int(run.summary.get("batch_size", run.config["seeds"])), "store_key": run.config["key"], "eta_stable": math.nan,
                "fit_steps": fit_steps(run, p.seed - first, target_sigma(p))}
         for c in m.columns:
             if c not in _NOT_METRICS:
@@ -93,6 +96,19 @@ def _run_points(store: Store, cfg: sim.RunConfig, points) -> list[dict]:
     return out
 
 
+def _run_many(store: Store, points) -> list[dict]:
+    """A batch of configs (:func:`sim.many.run_many`); a point that diverged in it is rerun alone for its record."""
+    from sim.many import run_many
+
+    out = []
+    for p, r in zip(points, run_many(points, root=store.root)):
+        if isinstance(r, sim.DivergenceError):
+            out += _run_points(store, p, (p,))
+        else:
+            out += completed_outcomes(r, (p,))
+    return out
+
+
 def run_batch(config: dict, points: list[dict], store_root: str, threads: int = 1) -> list[dict]:
     """Run one batch (``config``: its ``RunConfig`` as a dict; ``points``: the single configs it covers)
     into the store at ``store_root`` with ``threads`` torch threads; returns one outcome per point."""
@@ -105,6 +121,8 @@ def run_batch(config: dict, points: list[dict], store_root: str, threads: int = 
         pts = tuple(sim.RunConfig.from_dict(p) for p in points)
     store = Store(store_root)
     try:
+        if cfg.seeds == 1 and len(pts) > 1:
+            return _run_many(store, pts)
         return _run_points(store, cfg, pts)
     except Exception as exc:  # noqa: BLE001 - any error is this batch's rows, never the sweep's crash
         return [failed_outcome(p, exc, len(pts)) for p in pts]

@@ -58,11 +58,16 @@ def local(tmp_path_factory):
 
 
 # ------------------------------------------------------------------ spec and plan (no cluster)
-def test_spec_expands_to_one_point_per_config_and_seed_and_batches_by_seed(tmp_path):
+def test_spec_expands_to_one_point_per_config_and_seed_and_batches_by_seed_and_step_size(tmp_path):
     spec = sweep.parse_spec({"store": str(tmp_path), "base": BASE, "grid": GRID})
     assert len(spec.points) == 8 and all(p.seeds == 1 for p in spec.points)
     store, plan = sweep.plan_of(spec)
-    assert len(plan.todo) == 4 and all(b.config.seeds == 2 and b.config.seed == 0 for b in plan.todo)
+    # one batch of configs per model: 2 step sizes x 2 seeds (sim.many: per-instance step sizes)
+    assert len(plan.todo) == 2 and all(b.config.seeds == 1 and len(b.points) == 4 for b in plan.todo)
+    assert [{p.model for p in b.points} for b in plan.todo] == [{"wide"}, {"compressed"}]
+    # one step size: seed batches as before
+    one = sweep.parse_spec({"store": str(tmp_path), "base": {**BASE, "eta": 2.0}, "grid": {"seed": [0, 1]}})
+    assert [(b.config.seed, b.config.seeds) for b in sweep.plan_of(one)[1].todo] == [(0, 2)]
     assert {p.key() for b in plan.todo for p in b.points} == {p.key() for p in spec.points}
     # zip groups vary together; base.seeds expands; max_batch splits; tol > 0 is never batched
     base = {k: v for k, v in BASE.items() if k not in ("rank", "rank_hat")}
@@ -107,7 +112,7 @@ def test_dry_run_prints_runs_batches_and_theory_cost_and_runs_nothing(tmp_path, 
     spec = write_spec(tmp_path / "s.json", tmp_path / "store")
     assert main(["sweep", str(spec), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "8 runs (config, seed)" in out and "8 runs in 4 batches" in out
+    assert "8 runs (config, seed)" in out and "8 runs in 2 batches" in out
     # theory's cost model, by hand: 2 step sizes x 2 seeds x steps x (wide + compressed MACs per step)
     macs = 2 * 2 * BASE["steps"] * (theory.gd_step_macs((8, 8, 8, 8)) + theory.gd_step_macs((8, 4, 4, 8)))
     assert f"{macs:.3e} multiply-accumulates" in out
@@ -125,7 +130,7 @@ def test_rows_statuses_and_columns(local):
     assert df.message[~ok].str.contains("GD diverged at step").all() and (df.message[ok] == "").all()
     assert (df.steps_done[ok] == BASE["steps"]).all() and (df.steps_done[~ok] < BASE["steps"]).all()
     assert (df.eta_stable[~ok] < 1000.0).all() and np.isfinite(df.final_recovery_error[ok]).all()
-    assert (df.batch_size[ok] == 2).all()
+    assert (df.batch_size[ok] == 4).all() and (df.batch_size[~ok] == 1).all()  # diverged: rerun alone
     for _, row in df.iterrows():  # the key is the row's own single-run config hash
         assert sweep.config_of(row).key() == row.key
     as_run = tomllib.loads((local["out"] / "spec.toml").read_text())
@@ -137,11 +142,12 @@ def test_a_row_equals_its_single_cdln_run_bitwise(local, tmp_path):
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in {**BASE, "model": "compressed", "eta": 2.0, "seed": 1}.items()]
     assert main(["run", *flags, "--out", str(tmp_path / "single"), "--quiet"]) == 0
     single = sim.load_run(tmp_path / "single")
-    assert single.config["key"] == row.key and row.store_key != row.key  # it came from a batch of 2
+    # it came from a batch of 4 configs (2 step sizes x 2 seeds), stored under its own single key
+    assert single.config["key"] == row.key == row.store_key and row.batch_size == 4
     batch = sim.load_run(local["store"] / row.store_key)
-    b = batch.metrics[batch.metrics.seed == 1].drop(columns="time_s").reset_index(drop=True)
+    b = batch.metrics.drop(columns="time_s").reset_index(drop=True)
     assert b.equals(single.metrics.drop(columns="time_s"))
-    assert np.array_equal(batch.singular_values[:, 1], single.singular_values[:, 0])
+    assert np.array_equal(batch.singular_values, single.singular_values)
     last = single.metrics.iloc[-1]
     assert row.final_train_loss == last.train_loss and row.final_recovery_error == last.recovery_error
 
@@ -162,9 +168,9 @@ def test_a_rerun_recomputes_nothing_and_an_interrupted_one_only_what_is_missing(
     # a sweep killed after some batches: a store lacking one batch plans exactly that batch
     store, plan = sweep.plan_of(spec)
     assert plan.todo == () and len(plan.done) == 8
-    gone = local["df"].store_key[local["df"].batch_size == 2].iloc[0]
+    gone = local["df"].store_key[local["df"].batch_size == 4].iloc[0]
     partial = sweep.make_plan(spec.points, _Without(store, gone), spec.max_batch)
-    assert [b.key for b in partial.todo] == [gone] and len(partial.done) == 6
+    assert [b.key for b in partial.todo] == [gone] and len(partial.done) == 7
 
 
 class _Without(sweep.Store):
