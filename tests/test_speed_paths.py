@@ -1,0 +1,126 @@
+"""The fast paths equal the eager reference bitwise (CPU, float64): the fused chunks of ``run_gd``
+(TorchScript and its Python fallback) against the eager step loop, a batch of configs that differ in η, α, ε
+against each config's single run, and the exact first diverging step either way. No timing is asserted."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import sim
+from sim import fused as fused_mod
+from sim.gd import CHUNK, run_gd
+from sim.many import common_config, execute_many, run_many
+
+CASES = {
+    "compressed-factored-L3": dict(model="compressed", d=30, rank=3, rank_hat=6, eta=0.5, alpha=3.0, depth=3),
+    "compressed-factored-L2": dict(model="compressed", d=30, rank=3, rank_hat=6, eta=0.5, alpha=3.0, depth=2),
+    "compressed-factored-L4": dict(model="compressed", d=30, rank=3, rank_hat=6, eta=0.5, alpha=3.0, depth=4),
+    "wide-residual": dict(model="wide", d=12, rank=2, rank_hat=2, eta=1.0, eps=0.1),
+    "wide-sum": dict(model="wide", d=12, rank=2, rank_hat=2, eta=0.05, eps=0.1, loss="sum"),
+    # Bernoulli masks with the mean loss: N varies per instance (the per-instance 1/N branch)
+    "completion-varying-n": dict(problem="completion", model="compressed", d=20, rank=2, rank_hat=4, eta=2.0, eps=0.1),
+    "completion-wide": dict(problem="completion", model="wide", d=12, rank=2, rank_hat=2, eta=1.0, eps=0.1,
+                            sampling="fixed"),
+    "sensing-eager": dict(problem="sensing", model="compressed", d=10, rank=2, rank_hat=3, eta=0.5, measurements=200),
+}
+
+
+def _cfg(**kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return sim.RunConfig(**{"steps": 77, "log_every": 25, "seeds": 3, **kw})
+
+
+def _gd(cfg, fused=True, **kw):
+    dev = torch.device("cpu")
+    p = sim.make_problem(cfg, cfg.seed_list, dev)
+    Ws, sc = sim.init_wide(cfg, cfg.seed_list, dev) if cfg.model == "wide" else sim.init_compressed(cfg, p, dev)
+    tr = run_gd(p, Ws, sc, eta=cfg.eta, steps=cfg.steps, log_every=cfg.log_every, seeds=cfg.seed_list,
+                depth=cfg.depth, alpha=cfg.alpha, loss_name=cfg.loss, n_sv=5, fused=fused, **kw)
+    return Ws, tr
+
+
+def _same_trace(a, b) -> bool:
+    return (a.steps == b.steps and a.metrics.keys() == b.metrics.keys()
+            and all(np.array_equal(np.stack(a.metrics[k]), np.stack(b.metrics[k])) for k in a.metrics)
+            and np.array_equal(np.stack(a.singular_values), np.stack(b.singular_values)))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_fused_chunks_equal_the_eager_loop_bitwise(name):
+    cfg = _cfg(**CASES[name])
+    Wf, tf = _gd(cfg, fused=True)
+    We, te = _gd(cfg, fused=False)
+    assert all(torch.equal(a, b) for a, b in zip(Wf, We)) and _same_trace(tf, te)
+
+
+def test_the_python_fallback_of_a_chunk_is_the_same_computation(monkeypatch):
+    """Where TorchScript is unavailable the Python functions run: the same ops, the same bits."""
+    cfg = _cfg(**CASES["compressed-factored-L3"])
+    Ws, tr = _gd(cfg)
+    monkeypatch.setattr(fused_mod, "_SCRIPTED", {"factored": fused_mod._factored, "residual": fused_mod._residual})
+    Wp, tp = _gd(cfg)
+    assert all(torch.equal(a, b) for a, b in zip(Ws, Wp)) and _same_trace(tr, tp)
+
+
+def test_a_divergence_inside_a_chunk_is_reported_at_its_exact_first_step():
+    cfg = _cfg(model="compressed", d=20, rank=2, rank_hat=4, eps=0.1, eta=1000.0, steps=200, log_every=100)
+    errs = []
+    for fused in (True, False):
+        with pytest.raises(sim.DivergenceError) as exc:
+            _gd(cfg, fused=fused)
+        errs.append(exc.value)
+    (f, e) = errs
+    assert (f.step, f.loss, f.seed, f.eta, f.eta_stable) == (e.step, e.loss, e.seed, e.eta, e.eta_stable)
+    assert 0 < f.step < CHUNK  # inside the first chunk, not at a chunk's end
+
+
+def _mixed(base_kw):
+    base = _cfg(**{**base_kw, "seeds": 1, "steps": 60, "log_every": 20})
+    grid = [(0, 0.5, 1.0, 1e-3), (1, 0.3, 3.0, 0.1), (0, 0.5, 3.0, 0.1), (2, 0.2, 1.0, 1e-2)]
+    return [dataclasses.replace(base, seed=s, eta=e, alpha=a, eps=ep) for s, e, a, ep in grid]
+
+
+@pytest.mark.parametrize("name", ["compressed-factored-L3", "wide-residual", "completion-varying-n", "sensing-eager"])
+def test_each_config_of_a_mixed_batch_equals_its_single_run_bitwise(name):
+    cfgs = _mixed(CASES[name])
+    for c, (tr, summary) in zip(cfgs, execute_many(cfgs)):
+        single, _ = sim.execute(c)
+        assert _same_trace(tr, single) and summary["batch_size"] == len(cfgs)
+
+
+def test_a_diverging_config_leaves_the_rest_of_its_batch_as_their_single_runs():
+    base = _cfg(model="compressed", d=20, rank=2, rank_hat=4, eps=0.1, seeds=1, steps=60, log_every=20)
+    cfgs = [dataclasses.replace(base, seed=s, eta=e) for s, e in [(0, 2.0), (1, 1000.0), (1, 2.0)]]
+    out = execute_many(cfgs)
+    assert isinstance(out[1], sim.DivergenceError) and out[1].index == 1
+    with pytest.raises(sim.DivergenceError) as exc:
+        sim.execute(cfgs[1])
+    assert (out[1].step, out[1].loss, out[1].seed, out[1].eta) == (exc.value.step, exc.value.loss, 1, 1000.0)
+    for k in (0, 2):
+        assert _same_trace(out[k][0], sim.execute(cfgs[k])[0])
+
+
+def test_run_many_stores_each_config_under_its_single_key(tmp_path):
+    cfgs = _mixed(CASES["compressed-factored-L3"])
+    runs = run_many(cfgs, root=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(c.key() for c in cfgs)
+    assert all(r.config["key"] == c.key() and not r.cached for r, c in zip(runs, cfgs))
+    again = run_many(cfgs, root=tmp_path)
+    assert all(r.cached for r in again)
+    assert sim.run(cfgs[1], root=tmp_path).cached  # what `cdln run` of that config finds
+
+
+def test_a_batch_of_configs_must_agree_on_everything_but_seed_eta_alpha_eps():
+    a = _cfg(model="compressed", d=20, rank=2, rank_hat=4, seeds=1)
+    with pytest.raises(ValueError, match="rank_hat is 4 in one and 5 in another"):
+        common_config([a, dataclasses.replace(a, rank_hat=5)])
+    with pytest.raises(ValueError, match="tol = 0"):
+        common_config([dataclasses.replace(a, tol=1e-3)])
+    with pytest.raises(ValueError, match="at least 1 config"):
+        common_config([])
