@@ -51,11 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--sparse", action="store_true",
                     help="sparse completion at scale instead: 10^5 x 10^5, 10^7 observations, r̂ = 20 (minutes)")
     bn.add_argument("--quick", action="store_true", help="d = 100, 200 only (with --sparse: 2·10^4 squared, 2·10^6 observations)")
+    bn.add_argument("--peer", default=None, choices=("jax",),
+                    help="also time the same steps in JAX, written as the authors write theirs (extra [peers]; "
+                         "skipped with a message when JAX is not installed)")
     bn.add_argument("--out", default=None, help="also write the results as JSON to this file")
     bn.add_argument("--markdown", default=None, help="also write the table as a Markdown page to this file")
     fg = sub.add_parser("figures", help="draw the figures of docs/figures/ from cached runs (launching missing runs)")
     fg.add_argument("names", nargs="*", metavar="NAME", help="figures to draw (default: all; see --list)")
     fg.add_argument("--fast", action="store_true", help="reduced settings that keep each effect (minutes on a CPU)")
+    fg.add_argument("--paper", action="store_true",
+                    help="the paper's settings: every run through the sweep engine first, pictures to docs/figures/paper/")
+    fg.add_argument("--workers", type=int, default=None,
+                    help="with --paper: processes of the embedded Dask LocalCluster (default: one per core)")
+    fg.add_argument("--scheduler", default=None, help="with --paper: an existing Dask cluster's address (tcp://HOST:PORT)")
     fg.add_argument("--list", action="store_true", help="list the figures and exit")
     fg.add_argument("--runs", default="runs", help="run cache folder (default: runs)")
     t1 = sub.add_parser("table1", help="Table 1: MLP and ViT with a plain, DLN or compressed-DLN penultimate layer")
@@ -105,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from sim.bench import format_bench, run_bench, write_outputs
 
-        res = run_bench(device=args.device, dtype=args.dtype or "float64", quick=args.quick)
+        res = run_bench(device=args.device, dtype=args.dtype or "float64", quick=args.quick, peer=args.peer)
         print(format_bench(res))
         write_outputs(res, json_path=args.out, markdown_path=args.markdown)
         return 0

@@ -1,10 +1,18 @@
-"""`cdln figures [--fast] [NAME …]`: run the figure scripts of docs/figures/ and build the gallery page.
+"""`cdln figures [--fast | --paper] [NAME …]`: run the figure scripts of docs/figures/ and build the gallery page.
 
 Each ``docs/figures/NAME.py`` is loaded by path (the folder is documentation, not a package) and
 its ``make(ctx)`` is called with the ``FAST`` or ``FULL`` settings; it writes
 ``docs/figures/NAME.png`` and ``NAME.json`` (settings, runs used, the numbers plotted, and notes
 computed from them). ``docs/figures.md`` is then rebuilt from every ``NAME.json`` present, so
 the gallery always states the exact command and settings behind each picture.
+
+``--paper`` draws the paper's figures (scripts with a ``PAPER`` statement) at their ``FULL`` settings,
+the paper's own, into ``docs/figures/paper/``. Their runs are made first, all at once, by the sweep
+engine (:func:`sweep.run_points`: batched, on an embedded Dask ``LocalCluster`` or a given scheduler,
+into the same run store): each script is run in *collecting* mode, where a run the store lacks is
+recorded instead of made (:class:`cdln.plotting.PendingRun`), until a pass finds nothing missing; then
+every figure is drawn from the store. The gallery shows the paper-setting picture where one exists,
+with the fast one (what ``make run`` redraws) linked beside it.
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ from sim.io import atomic_write_text
 __all__ = ["discover", "make_figure", "write_gallery", "figures_command"]
 
 FIG_DIR = Path("docs/figures")
+PAPER_DIR = FIG_DIR / "paper"
+#: collecting passes before giving up (a script that reads its runs one at a time needs one per run)
+MAX_PASSES = 64
 
 
 def _order(name: str):
@@ -50,7 +61,7 @@ def load(path: Path):
 
 
 def make_figure(name: str, path: Path, *, fast: bool, runs_root: Path, out_dir: Path, quiet=False,
-                settings: dict | None = None) -> dict:
+                settings: dict | None = None, command: str | None = None) -> dict:
     """Run one figure script; returns its JSON payload. ``settings`` replaces the script's FAST or
     FULL settings (a smaller check of the same script; the JSON records what was used)."""
     from .plotting import Context
@@ -61,35 +72,112 @@ def make_figure(name: str, path: Path, *, fast: bool, runs_root: Path, out_dir: 
     t0 = time.perf_counter()
     fig, data, notes = mod.make(ctx)
     meta = {"name": name, "title": mod.TITLE, "caption": mod.CAPTION, "paper": getattr(mod, "PAPER", None),
-            "command": f"cdln figures {'--fast ' if fast else ''}{name}", "fast": fast, "notes": list(notes),
-            "wall_s": round(time.perf_counter() - t0, 2)}
+            "command": command or f"cdln figures {'--fast ' if fast else ''}{name}", "fast": fast, "notes": list(notes),
+            "wall_s": round(time.perf_counter() - t0, 2),
+            "runs_train_s": round(_train_seconds(runs_root, ctx.runs_used), 2)}
     ctx.save(fig, data, meta=meta)
     return meta
 
 
+def _train_seconds(runs_root: Path, used: list) -> float:
+    """Training time summed over the distinct runs a figure used (each run's summary; a batch counts once)."""
+    total, seen = 0.0, set()
+    for u in used:
+        f = Path(runs_root) / u["key"] / "summary.json"
+        if u["key"] not in seen and f.is_file():
+            seen.add(u["key"])
+            total += float(json.loads(f.read_text()).get("train_time_s", 0.0))
+    return total
+
+
+def collect(names: list[str], scripts: dict[str, Path], runs_root: Path) -> tuple[list, dict]:
+    """One collecting pass: the runs the store lacks that each script reads first, and the scripts that failed
+    for another reason (name -> message)."""
+    from .plotting import Context, Pending
+
+    pending, errors = [], {}
+    for n in names:
+        mod = load(scripts[n])
+        if not getattr(mod, "SIM_RUNS", True):
+            continue
+        ctx = Context(name=n, fast=False, settings=dict(mod.FULL), runs_root=runs_root, out_dir=PAPER_DIR, quiet=True,
+                      collect=[])
+        try:
+            fig, _, _ = mod.make(ctx)
+            from .plotting import plt
+
+            plt.close(fig)
+        except Pending:
+            pass
+        except Exception as exc:  # noqa: BLE001 - reported, and the figure is left out
+            errors[n] = f"{type(exc).__name__}: {exc}"
+        pending += ctx.collect
+    return pending, errors
+
+
+def make_paper_runs(names, scripts, runs_root: Path, *, workers=None, scheduler=None, log=print) -> dict:
+    """Collect and make every run the paper-setting figures need, pass after pass, through the sweep engine
+    on one Dask cluster; returns {name: error} for the scripts that cannot be drawn."""
+    import contextlib
+    import dataclasses
+
+    from sweep import engine, run_points
+
+    errors: dict = {}
+    with contextlib.ExitStack() as stack:
+        client = None
+        for k in range(1, MAX_PASSES + 1):
+            pending, errs = collect([n for n in names if n not in errors], scripts, runs_root)
+            errors.update(errs)
+            if not pending:
+                return errors
+            points = [dataclasses.replace(c, seed=c.seed + i, seeds=1) for c in pending for i in range(c.seeds)]
+            if client is None:
+                client = stack.enter_context(engine._client(None, scheduler, workers))
+            t0 = time.perf_counter()
+            df = run_points(points, store=runs_root, client=client, max_batch=max(c.seeds for c in pending))
+            bad = df[df.status != "completed"]
+            log(f"pass {k}: {len(df)} runs ({len(bad)} not completed) in {time.perf_counter() - t0:.0f} s")
+            if len(bad):
+                for _, row in bad.iterrows():
+                    log(f"  {row.key}: {row.status}: {row.message}")
+                raise RuntimeError(f"{len(bad)} paper-setting run(s) did not complete; the figures that need them "
+                                   "cannot be drawn (messages above)")
+    raise RuntimeError(f"the scripts still declared new runs after {MAX_PASSES} collecting passes")
+
+
 def write_gallery(fig_dir: Path = FIG_DIR, page: Path = Path("docs/figures.md")) -> Path:
-    """Rebuild the gallery page from the NAME.json files present."""
-    names = [n for n in discover(fig_dir) if (fig_dir / f"{n}.json").is_file()]
+    """Rebuild the gallery page from the NAME.json files present (a paper-setting one, under ``paper/``,
+    first: its picture is shown, with the fast one linked)."""
+    names = [n for n in discover(fig_dir) if (fig_dir / f"{n}.json").is_file() or (fig_dir / "paper" / f"{n}.json").is_file()]
     lines = ["# Figures", "",
              "Every picture here is drawn by a script in `docs/figures/` from cached runs (`runs/<config hash>/`);",
-             "`cdln figures --fast` regenerates them all on a 2-core CPU (reduced settings that keep the effect),",
-             "`cdln figures` uses the paper's settings. Each entry states its command, its settings, and notes",
-             "computed from the plotted numbers (also in `NAME.json` beside the picture).", "",
+             "`cdln figures --fast` regenerates them all on a 2-core CPU (reduced settings that keep the effect; what",
+             "`make run` draws), `cdln figures --paper` draws the paper's figures at the paper's settings, every run made",
+             "first by the sweep engine (`docs/figures/paper/`). Where a paper-setting picture exists it is the one shown,",
+             "with the fast one linked. Each entry states its command, its settings, its wall time and notes computed",
+             "from the plotted numbers (also in `NAME.json` beside the picture).", "",
              "Colours are the same everywhere: **blue** the wide (original) DLN, **red** the compressed DLN",
              "(Algorithm 1), **green** AltMin, **black** gradient flow / theory, **orange** the Theorem 1 recurrence;",
              "for the nonlinear networks, **blue** the DLN penultimate layer, **red** the compressed one, **grey** the",
              "plain one.", ""]
     for n in names:
-        m = json.loads((fig_dir / f"{n}.json").read_text())
-        lines += [f"## {m['title']}", "", f"![{m['title']}](figures/{n}.png)", "", m["caption"], ""]
+        paper = (fig_dir / "paper" / f"{n}.json").is_file()
+        sub = "paper/" if paper else ""
+        m = json.loads((fig_dir / f"{sub}{n}.json").read_text())
+        lines += [f"## {m['title']}", "", f"![{m['title']}](figures/{sub}{n}.png)", "", m["caption"], ""]
         if m.get("paper"):
             lines += [f"*The paper's figure:* {m['paper']}", ""]
         if m.get("notes"):
             lines += ["*Measured here:*", ""] + [f"- {x}" for x in m["notes"]] + [""]
         settings = ", ".join(f"{k} = {v}" for k, v in m["settings"].items())
-        lines += [f"*Command:* `{m['command']}` ({'fast' if m['fast'] else 'full'} settings, "
-                  f"{m['wall_s']:.0f} s to draw, runs included unless cached). *Settings:* {settings}. "
-                  f"*Data:* [`{n}.json`](figures/{n}.json)", ""]
+        what = "the paper's" if paper else "fast" if m["fast"] else "full"
+        train = f", training {m['runs_train_s']:.0f} s over its runs" if m.get("runs_train_s") else ""
+        lines += [f"*Command:* `{m['command']}` ({what} settings, {m['wall_s']:.0f} s to draw, runs included unless "
+                  f"cached{train}). *Settings:* {settings}. *Data:* [`{n}.json`](figures/{sub}{n}.json)", ""]
+        if paper and (fig_dir / f"{n}.json").is_file():
+            lines += [f"*Fast version* (what `make run` redraws): [{n}.png](figures/{n}.png), "
+                      f"[{n}.json](figures/{n}.json)", ""]
     return atomic_write_text(page, "\n".join(lines))
 
 
@@ -104,6 +192,14 @@ def figures_command(args, parser) -> int:
     unknown = [n for n in args.names if n not in scripts]
     if unknown:
         parser.exit(2, f"cdln figures: error: unknown figure {unknown[0]!r}; valid: {', '.join(scripts)}\n")
+    if args.paper and args.fast:
+        parser.exit(2, "cdln figures: error: --paper and --fast exclude each other\n")
+    if not args.paper and (args.workers is not None or args.scheduler is not None):
+        parser.exit(2, "cdln figures: error: --workers and --scheduler apply only with --paper\n")
+    if args.workers is not None and args.workers < 1:
+        parser.exit(2, f"cdln figures: error: --workers must be >= 1, got {args.workers}\n")
+    if args.paper:
+        return _paper(args, parser, scripts)
     names = args.names or list(scripts)
     failed = []
     t0 = time.perf_counter()
@@ -118,6 +214,36 @@ def figures_command(args, parser) -> int:
             print(f"{n:16s} FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
     page = write_gallery(FIG_DIR)
     print(f"{len(names) - len(failed)} figure(s) in {time.perf_counter() - t0:.0f} s; gallery: {page}")
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _paper(args, parser, scripts) -> int:
+    paper = {n: p for n, p in scripts.items() if load(p).PAPER}
+    wrong = [n for n in args.names if n not in paper]
+    if wrong:
+        parser.exit(2, f"cdln figures: error: {wrong[0]!r} is not one of the paper's figures; valid: {', '.join(paper)}\n")
+    names = args.names or list(paper)
+    runs_root = Path(args.runs)
+    t0 = time.perf_counter()
+    errors = make_paper_runs(names, paper, runs_root, workers=args.workers, scheduler=args.scheduler)
+    failed = list(errors)
+    for n, msg in errors.items():
+        print(f"{n:16s} FAILED while collecting its runs: {msg}", file=sys.stderr)
+    for n in [n for n in names if n not in errors]:
+        t1 = time.perf_counter()
+        try:
+            meta = make_figure(n, paper[n], fast=False, runs_root=runs_root, out_dir=PAPER_DIR,
+                               command=f"cdln figures --paper {n}")
+            print(f"{n:16s} {time.perf_counter() - t1:6.1f} s  {PAPER_DIR}/{n}.png  (training {meta['runs_train_s']:.0f} s)")
+        except Exception as exc:  # one broken figure must not hide the others
+            failed.append(n)
+            traceback.print_exc()
+            print(f"{n:16s} FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
+    page = write_gallery(FIG_DIR)
+    print(f"{len(names) - len(failed)} paper-setting figure(s) in {time.perf_counter() - t0:.0f} s; gallery: {page}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

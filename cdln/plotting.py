@@ -56,12 +56,21 @@ class Context:
     out_dir: Path = Path("docs/figures")
     runs_used: list = field(default_factory=list)
     quiet: bool = False
+    #: collecting mode (``cdln figures --paper``): runs the store lacks are appended here, not launched
+    collect: list | None = None
 
     def run(self, **kw) -> sim.Run:
-        """The run with these config keys (cached under runs/<hash>/, launched if missing)."""
+        """The run with these config keys (cached under runs/<hash>/, launched if missing).
+
+        In collecting mode a missing run is recorded in ``collect`` and a :class:`PendingRun` is returned,
+        which stops the script the moment it reads the run (:class:`Pending`): a pass over every script
+        declares the runs they need before any is made, so a sweep can make them all at once."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # r̂ < r is shown on purpose in some figures
             cfg = sim.RunConfig(**kw)
+        if self.collect is not None and not (Path(self.runs_root) / cfg.key() / "summary.json").is_file():
+            self.collect.append(cfg)
+            return PendingRun(cfg)
         t0 = time.perf_counter()
         r = sim.run(cfg, root=self.runs_root)
         self.runs_used.append({"key": cfg.key(), "cached": r.cached, **{k: v for k, v in kw.items()}})
@@ -89,6 +98,20 @@ class Context:
                    "data": _plain(data)}
         atomic_write_text(js, json.dumps(payload, indent=1, allow_nan=True))
         return png, js
+
+
+class Pending(Exception):
+    """A figure script read a run that is not made yet (collecting mode)."""
+
+
+class PendingRun:
+    """Stands in for a run being collected: reading anything from it raises :class:`Pending`."""
+
+    def __init__(self, cfg):
+        object.__setattr__(self, "_cfg", cfg)
+
+    def __getattr__(self, name):
+        raise Pending(object.__getattribute__(self, "_cfg").key())
 
 
 def png_size(path) -> tuple[int, int]:
@@ -208,6 +231,8 @@ def penultimate_runs(ctx: Context) -> dict:
     from sim.nonlinear import TrainConfig, load_dataset, train_cached
 
     s = ctx.settings
+    if ctx.collect is not None:  # nonlinear training is not a sim run: made when the figure is drawn
+        raise Pending("penultimate runs")
     d = load_dataset(s["dataset"])
     out = {}
     for arch in ("linear", "mlp"):

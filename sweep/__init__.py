@@ -6,14 +6,14 @@ by seed (:mod:`sweep.plan`) → one Dask task per batch (:mod:`sweep.task`, :mod
 one row per (config, seed). ``sweep.run(spec, client=None) -> pandas.DataFrame`` is its Python face.
 """
 
-from .engine import as_spec, describe, plan_of, run, table, write_results
+from .engine import as_spec, describe, plan_of, run, run_points, table, write_results
 from .plan import Batch, Plan, cost_estimate, make_plan, step_macs
 from .spec import RUN_KEYS, Spec, config_of, load_spec, parse_spec, to_toml
 from .store import Store
 from .task import OUTCOME_COLUMNS, run_batch
 
 __all__ = [
-    "run", "as_spec", "describe", "plan_of", "table", "write_results",
+    "run", "run_points", "as_spec", "describe", "plan_of", "table", "write_results",
     "Spec", "load_spec", "parse_spec", "to_toml", "config_of", "RUN_KEYS",
     "Batch", "Plan", "make_plan", "cost_estimate", "step_macs",
     "Store", "run_batch", "OUTCOME_COLUMNS",

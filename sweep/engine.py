@@ -25,11 +25,13 @@ import pandas as pd
 from sim.io import atomic_write_text
 
 from .plan import Plan, cost_estimate, make_plan, matmul_rate
+from sim import RunConfig
+
 from .spec import RUN_KEYS, Spec, load_spec, parse_spec, to_toml
 from .store import Store
 from .task import OUTCOME_COLUMNS, completed_outcomes, diverged_outcome, failed_outcome, run_batch
 
-__all__ = ["run", "as_spec", "plan_of", "describe", "table", "write_results"]
+__all__ = ["run", "run_points", "as_spec", "plan_of", "describe", "table", "write_results"]
 
 
 def as_spec(spec) -> Spec:
@@ -163,7 +165,7 @@ def run(spec, client=None, *, out: str | os.PathLike | None = None, scheduler: s
         bar = tqdm(total=len(plan.points), initial=len(outcomes), unit="run", file=sys.stderr, dynamic_ncols=True)
     try:
         if plan.todo:
-            outcomes.update(_compute(plan, store, spec, client, scheduler, workers, bar))
+            outcomes.update(_compute(plan, store, spec.threads, client, scheduler, workers, bar))
     finally:
         if bar is not None:
             bar.close()
@@ -173,7 +175,35 @@ def run(spec, client=None, *, out: str | os.PathLike | None = None, scheduler: s
     return df
 
 
-def _compute(plan: Plan, store: Store, spec: Spec, client, scheduler, workers, bar) -> dict:
+def run_points(points, *, store: str | os.PathLike = "runs", client=None, scheduler: str | None = None,
+               workers: int | None = None, max_batch: int = 16, threads: int = 1, progress: bool = False) -> pd.DataFrame:
+    """The runs of an explicit list of single configs (``sim.RunConfig``, ``seeds = 1``), through the same plan,
+    batching, store and cluster as :func:`run`; one row per point. A figure's declared runs come this way
+    (``cdln figures --paper``): nothing is recomputed that the store holds."""
+    pts = []
+    for p in points:
+        if not isinstance(p, RunConfig) or p.seeds != 1:
+            raise ValueError(f"points must be single-seed sim.RunConfig objects, got {p!r}")
+        if p.key() not in {q.key() for q in pts}:
+            pts.append(p)
+    st = Store(store)
+    plan = make_plan(tuple(pts), st, int(max_batch))
+    outcomes = _done_outcomes(st, plan)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(plan.points), initial=len(outcomes), unit="run", file=sys.stderr, dynamic_ncols=True)
+    try:
+        if plan.todo:
+            outcomes.update(_compute(plan, st, int(threads), client, scheduler, workers, bar))
+    finally:
+        if bar is not None:
+            bar.close()
+    return table(plan.points, outcomes)
+
+
+def _compute(plan: Plan, store: Store, threads: int, client, scheduler, workers, bar) -> dict:
     from distributed import as_completed
 
     out = {}
@@ -182,7 +212,7 @@ def _compute(plan: Plan, store: Store, spec: Spec, client, scheduler, workers, b
         futures = {}
         for b in plan.todo:
             f = c.submit(run_batch, b.config.to_dict(), [p.to_dict() for p in b.points], str(store.root),
-                         spec.threads, key=f"cdln-run-{b.key}-{tag}", pure=False)
+                         threads, key=f"cdln-run-{b.key}-{tag}", pure=False)
             futures[f] = b
         for f in as_completed(futures):
             b = futures[f]

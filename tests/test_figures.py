@@ -134,3 +134,52 @@ def test_corollary_gap_figure_end_to_end_plots_what_the_verification_measures(tm
         # theory's gap agrees with the gap measured on the matrices (256 ulps of the error scale, as verify)
         assert all(abs(w["gap_theory"] - w["gap_measured"]) <= ulps(256) * w["scale"] for w in want)
     assert mod.notes_from(data["data"], s) == meta["notes"] and "of 12 draws" in meta["notes"][0]
+
+
+TOY = '''
+import numpy as np
+from cdln.plotting import plt
+TITLE = "toy"
+CAPTION = "toy"
+PAPER = "toy statement"
+BASE = dict(problem="factorization", d=4, rank=1, rank_hat=1, depth=2, eps=0.1, eta=0.05, loss="sum", log_every=5)
+FULL = dict(steps=20)
+FAST = dict(steps=10)
+
+
+def make(ctx):
+    a = ctx.run(model="compressed", steps=ctx.settings["steps"], **BASE)
+    first = float(a.metrics["recovery_error"].iloc[-1])  # read before the next run is asked for
+    b = ctx.run(model="wide", steps=ctx.settings["steps"], seeds=2, **BASE)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [first, float(b.metrics["recovery_error"].iloc[-1])])
+    return fig, {"first": first}, [f"first {first:.3g}"]
+'''
+
+
+def test_paper_mode_collects_runs_without_making_them_then_makes_them_through_the_sweep(tmp_path):
+    """--paper's collecting pass records missing runs instead of launching them (a script reading its runs one
+    at a time needs one pass per run); the sweep engine then makes them all, a rerun makes none."""
+    script = tmp_path / "toy.py"
+    script.write_text(TOY)
+    runs = tmp_path / "runs"
+    pending, errors = figures.collect(["toy"], {"toy": script}, runs)
+    assert errors == {} and [c.model for c in pending] == ["compressed"] and not runs.exists()
+    log = []
+    assert figures.make_paper_runs(["toy"], {"toy": script}, runs, workers=1, log=log.append) == {}
+    assert [x.split(":")[0] for x in log] == ["pass 1", "pass 2"]  # the second run is asked for only once the first is read
+    assert figures.collect(["toy"], {"toy": script}, runs) == ([], {})
+    log.clear()
+    assert figures.make_paper_runs(["toy"], {"toy": script}, runs, workers=1, log=log.append) == {} and log == []
+    meta = figures.make_figure("toy", script, fast=False, runs_root=runs, out_dir=tmp_path / "paper",
+                               command="cdln figures --paper toy")
+    assert meta["command"] == "cdln figures --paper toy" and meta["runs_train_s"] > 0
+    assert all(u["cached"] for u in json.loads((tmp_path / "paper" / "toy.json").read_text())["runs"])
+
+
+def test_paper_mode_refuses_bad_flags_with_one_line():
+    for args, msg in ((["--paper", "--fast"], "exclude each other"), (["--workers", "2"], "only with --paper"),
+                      (["--paper", "--workers", "0"], "--workers must be >= 1"),
+                      (["--paper", "ode-vs-gd"], "not one of the paper's figures")):
+        res = _cli(*args)
+        assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and msg in res.stderr, (args, res.stderr)

@@ -13,6 +13,7 @@ PAPER = ("training largely happens in a low-dimensional subspace: only a few sin
          "the rest stay small, for DLN, MLP, VGG and ViT-B.")
 FULL = dict(PENULTIMATE_FULL)
 FAST = dict(PENULTIMATE_FAST)
+SIM_RUNS = False  # nonlinear trainings (sim.nonlinear), not sim runs: made when the figure is drawn
 
 
 def make(ctx):

@@ -11,6 +11,7 @@ CAPTION = ("The runs of Figure 1 (DLN and MLP on MNIST). For consecutive evaluat
 PAPER = "the subspace distance is small throughout training for every architecture: training happens in an invariant subspace."
 FULL = dict(PENULTIMATE_FULL, r=10)
 FAST = dict(PENULTIMATE_FAST, r=10)
+SIM_RUNS = False  # nonlinear trainings (sim.nonlinear), not sim runs: made when the figure is drawn
 
 
 def _dist(A, B, r):

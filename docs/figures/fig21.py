@@ -15,6 +15,7 @@ PAPER = ("MLP on Fashion-MNIST and ViT on CIFAR-10: the DLN layer gives the best
          "C-DLN reaches similar accuracy in about half the time; the plain layer is lowest.")
 FULL = {"fast": False}
 FAST = {"fast": True}
+SIM_RUNS = False  # nonlinear trainings (sim.nonlinear), not sim runs: made when the figure is drawn
 
 
 def make(ctx):
