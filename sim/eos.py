@@ -66,6 +66,7 @@ class EosTrace:
     sharpness_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     eta: float = 0.0
     loss_name: str = "sum"
+    target_norm: float = 0.0   #: ‖M*‖_F
 
 
 def init_layers(target: np.ndarray, *, depth: int, init: str = "sequel", scale: float = 0.01, seed: int = 0,
@@ -250,7 +251,8 @@ def run_eos(target, *, depth: int, eta: float, steps: int, init: str = "sequel",
                     layer_singular_values=arr["lsv"], gap=arr["gap"].reshape(len(log["steps"]), L - 1),
                     tail=np.asarray(tail), status=status, diverged_at=at,
                     weights=[W.numpy().copy() for W in Ws], sharpness=np.asarray(shp, dtype=float),
-                    sharpness_steps=np.asarray(shp_steps, dtype=int), eta=et, loss_name=loss)
+                    sharpness_steps=np.asarray(shp_steps, dtype=int), eta=et, loss_name=loss,
+                    target_norm=float(np.linalg.norm(M)))
 
 
 def detect_period(values, *, max_period: int = 64, rtol: float = PERIOD_RTOL) -> int | None:
@@ -306,7 +308,8 @@ def oscillating_subspace(tail, period: int, *, rtol: float = PERIOD_RTOL) -> tup
 
 def classify(trace: EosTrace, *, rank: int, max_period: int = 64) -> str:
     r"""What the run's top ``rank`` end-to-end singular values do at the end of the trace:
-    ``"diverged"``, ``"collapsed"`` (a mode with σ* > 0 fell to 0: below PERIOD_RTOL of the largest),
+    ``"diverged"``, ``"collapsed"`` (the r-th value ends below PERIOD_RTOL·‖M*‖_F after having exceeded
+    1% of ‖M*‖_F: the mode was learned, then fell back to the saddle W_{L:1} = 0),
     ``"converged"`` (period 1), ``"period-p"`` (p <= ``max_period``) or ``"aperiodic"`` (no period found:
     chaos, or not yet on its orbit). Needs ``log_every = 1`` and ``3·max_period`` logged steps.
     """
@@ -315,8 +318,7 @@ def classify(trace: EosTrace, *, rank: int, max_period: int = 64) -> str:
     r = checks.nonneg_int("rank", rank, 1)
     x = trace.singular_values[:, :r]
     p = detect_period(x, max_period=max_period)
-    w = x[-2 * max_period:]
-    if np.min(w[:, -1]) <= PERIOD_RTOL * max(float(np.max(w)), np.finfo(float).tiny) and p == 1:
+    if x[-1, -1] <= PERIOD_RTOL * trace.target_norm and np.max(x[:, -1]) > 0.01 * trace.target_norm:
         return "collapsed"
     if p is None:
         return "aperiodic"

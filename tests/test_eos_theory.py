@@ -92,3 +92,23 @@ def test_bad_input_names_the_argument(call, arg):
 def test_two_cycle_refuses_a_ratio_beyond_its_branch():
     with pytest.raises(ValueError, match="ratio"):
         eos.two_cycle(50.0, depth=3)
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4])
+def test_aligned_cycle_radius_of_one_mode_is_its_multiplier_or_its_gap_rate(depth):
+    """One mode: the monodromy's eigenvalues are the 2-cycle's multiplier and the L − 1 gaps' factor ρ (all
+    gaps share it on the balanced orbit), so the complex-step Jacobian must reproduce max(|m|, |ρ|)."""
+    sig, r = 2.0, 1.1
+    tc = eos.two_cycle(r, depth=depth, sigma=sig)
+    eta = r * eos.eos_thresholds([sig], depth=depth)[0]
+    got = eos.aligned_cycle_radius([sig], depth=depth, eta=eta)
+    # brentq's root (4 ulps) through a 2-fold product of Jacobians of size L: 1e3 ulps
+    assert got == pytest.approx(max(abs(tc.multiplier), abs(tc.gap_rate)), abs=ulps(1000))
+
+
+def test_aligned_cycle_radius_sees_misalignment_grow_between_close_modes():
+    eta = 1.1 * eos.eos_thresholds([1.0], depth=2)[0]
+    assert eos.aligned_cycle_radius([1.0, 0.3], depth=2, eta=eta) < 1 + 1e-8  # neutral at most (rotations)
+    assert eos.aligned_cycle_radius([1.0, 0.9], depth=2, eta=eta) > 1.05
+    with pytest.raises(ValueError, match="eta"):
+        eos.aligned_cycle_radius([1.0, 0.5], depth=2, eta=0.5 * eta)

@@ -45,6 +45,10 @@ def _run(Ws, M, eta, scales, steps):
 
 def recheck(c: dict) -> float:
     """Recompute the counterexample's margin (negative = the claim fails). Returns it."""
+    if "eos" in c:  # the sequel's (edge of stability) examples: verify/eos_recheck.py, NumPy alone too
+        from verify.eos_recheck import recheck_eos
+
+        return recheck_eos(c)
     M = np.array(c["M_star"])
     if "wide_layers_W1_to_WL" in c and "first_violating_step" in c:  # GD
         Ww = [np.array(W) for W in c["wide_layers_W1_to_WL"]]
