@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--peer", default=None, choices=("jax",),
                     help="also time the same steps in JAX, written as the authors write theirs (extra [peers]; "
                          "skipped with a message when JAX is not installed)")
+    bn.add_argument("--threads", type=int, default=None,
+                    help="torch threads for every timed step (and XLA's for --peer jax; default: torch's own)")
     bn.add_argument("--out", default=None, help="also write the results as JSON to this file")
     bn.add_argument("--markdown", default=None, help="also write the table as a Markdown page to this file")
     fg = sub.add_parser("figures", help="draw the figures of docs/figures/ from cached runs (launching missing runs)")
@@ -113,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from sim.bench import format_bench, run_bench, write_outputs
 
-        res = run_bench(device=args.device, dtype=args.dtype or "float64", quick=args.quick, peer=args.peer)
+        res = run_bench(device=args.device, dtype=args.dtype or "float64", quick=args.quick, peer=args.peer,
+                        threads=args.threads)
         print(format_bench(res))
         write_outputs(res, json_path=args.out, markdown_path=args.markdown)
         return 0

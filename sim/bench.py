@@ -1,37 +1,42 @@
-"""`cdln bench`: speed ratios measured in one run (never asserted by tests).
+"""`cdln bench`: speed measured in one run, as ratios and fractions of the machine's matmul rate (never asserted by tests).
 
 Measures, on one device and dtype (default CPU, float64):
 
-* the machine's matmul rate (GFLOP/s of a large ``torch.mm``);
-* one GD step of the wide (d = 100, 200, 500, 1000) and compressed (r̂ = 20) DLN at L = 3 on
-  factorization (sum loss): time, FLOPs (2 × :func:`theory.gd_step_macs`), achieved GFLOP/s
-  and fraction of the matmul rate; the same step written in plain NumPy and with torch
-  autograd, and the ratios;
-* throughput (run-steps per second) of batched runs, B = 1, 16, 64, for the compressed DLN at
-  d = 100 and the wide DLN at d = 20, against 64 sequential runs.
+* the machine's matmul rate :math:`R` (GFLOP/s of a large ``torch.mm``);
+* one GD step of the wide (d = 100, 200, 500, 1000) and compressed (r̂ = 20) DLN at L = 3 on factorization
+  (sum loss), as the engine runs it (:func:`sim.fused.fused_chunk`, 32 steps a call): time, FLOPs
+  (:math:`F` = 2 × :func:`theory.gd_step_macs`), :math:`F/(tR)`, and the same step eager (:func:`sim.gd.gd_step`, the reference), in plain
+  NumPy, with torch autograd and, with ``--peer jax``, in JAX as the authors write it (:mod:`sim.peer_jax`);
+* batched runs (one batched computation): B = 1, 16, 64 compressed at d = 100 and B = 1, 64, 1024 wide at
+  d = 20; useful-FLOP throughput as ``matmul_fraction`` = run-steps/s × F / R, beside JAX's ``vmap``;
+  and B = 64 with a different η per instance (a sweep cell: :mod:`sim.many`);
+* for each, the step's matmuls replayed alone (same shapes and kernels, preallocated outputs): the
+  time below which no removal of Python, dispatch or allocation can go, and so the measured reason
+  when a step cannot reach a target.
 
-Timings are the best of 7 interleaved repeats of an auto-ranged inner loop (≥ 0.05 s each):
-the variants being compared are timed in turn, so a shared machine's drift hits them alike.
+Timings are the best of 7 interleaved repeats (3 with ``--quick``) of an auto-ranged loop of calls: the
+variants compared are timed in turn, so a shared machine's drift hits them alike.
 """
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import theory
 
-from .config import RunConfig
-from .gd import gd_step, uses_factored_step
-from .models import init_compressed, init_wide, widths_of
 from .build import make_problem
+from .config import RunConfig
+from .fused import Coefficients, fused_chunk
+from .gd import CHUNK, gd_step, uses_factored_step
+from .models import init_compressed, init_wide, widths_of
+from .bench_report import format_bench, targets, to_json, write_outputs  # noqa: F401  (re-exported)
 
-__all__ = ["run_bench", "format_bench"]
-
+__all__ = ["run_bench", "format_bench", "targets", "write_outputs", "to_json"]
 
 def _race(fns: dict, *, sync=lambda: None, repeat: int = 7, min_time: float = 0.05) -> dict:
     """Best seconds per call of each function, measured *interleaved* (rep 1 of every
@@ -68,6 +73,57 @@ def _setup(model: str, d: int, seeds: int, device, dtype: str):
     p = make_problem(cfg, cfg.seed_list, device)
     Ws, sc = init_wide(cfg, cfg.seed_list, device) if model == "wide" else init_compressed(cfg, p, device)
     return cfg, p, Ws, sc
+
+
+def _engine(p, Ws, sc, eta, k: int):
+    """k steps as :func:`sim.gd.run_gd` takes them: one fused chunk and its divergence check."""
+    B = Ws[0].shape[0]
+    co = Coefficients(eta, sc, 1.0, B, Ws[0])
+    buf = torch.empty((k, B), dtype=Ws[0].dtype, device=Ws[0].device)
+    limit = torch.full((B,), float("inf"), dtype=Ws[0].dtype, device=Ws[0].device)
+
+    def call():
+        if not fused_chunk(p, Ws, co, k, buf):  # no fused form: the eager loop, as run_gd takes it
+            for i in range(k):
+                buf[i] = gd_step(Ws, sc, eta, p)
+        return bool(torch.all(buf <= limit))
+
+    return call
+
+
+class _Record(TorchDispatchMode):
+    """Records the matmuls of one step (their inputs and outputs), to replay them alone."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func in (torch.ops.aten.bmm.default, torch.ops.aten.baddbmm.default):
+            self.calls.append((func, [a.clone() if isinstance(a, torch.Tensor) else a for a in args],
+                               dict(kwargs or {}), out.clone()))
+        return out
+
+
+def _kernels(Ws, sc, eta, p, k: int):
+    """A callable running only the matmuls of k engine steps (same shapes, strides and kernels, into
+    preallocated outputs): the time no removal of Python, dispatch or allocation can go below."""
+    with _Record() as rec:
+        gd_step([W.clone() for W in Ws], sc, eta, p)
+    calls = []
+    for func, a, kw, o in rec.calls:
+        if func is torch.ops.aten.bmm.default:
+            calls.append(lambda a=a, o=o: torch.bmm(a[0], a[1], out=o))
+        else:
+            calls.append(lambda a=a, o=o, kw=kw: torch.baddbmm(a[0], a[1], a[2], out=o, **kw))
+
+    def call():
+        for _ in range(k):
+            for c in calls:
+                c()
+
+    return call
 
 
 def _numpy_step(Ws, M, eta, factored):
@@ -107,129 +163,105 @@ def _autograd_step(Ws, M, eta):
             W.sub_(g, alpha=eta)
 
 
-def run_bench(*, device: str = "cpu", dtype: str = "float64", quick: bool = False,
-              matmul_n: int = 2000) -> dict:
+def _peer(peer, Ws, p, sc, eta, k, device, dtype):
+    from .peer_jax import jax_stepper
+
+    return jax_stepper([W.cpu().numpy() for W in Ws], p.target.cpu().numpy(), sc, eta, k, device=device, dtype=dtype)
+
+
+def _steps(d, model, dev, dtype, eta, peer, timing):
+    cfg, p, Ws, sc = _setup(model, d, 1, dev, dtype)
+    factored = uses_factored_step(Ws, p)
+    flops = 2 * theory.gd_step_macs(widths_of(cfg), factored=factored)
+    k = CHUNK if flops < 5e7 else 4  # steps per timed call
+    fns = {"ours": _engine(p, Ws, sc, eta, k), "eager": lambda: [gd_step(Ws, sc, eta, p) for _ in range(k)],
+           "kernels": _kernels(Ws, sc, eta, p, k)}
+    if dev.type == "cpu":
+        Wn, Mn = [W[0].numpy().copy() for W in Ws], p.target[0].numpy()
+        fns["numpy"] = lambda: [_numpy_step(Wn, Mn, eta, factored) for _ in range(k)]
+    Wa = [W[0].clone().requires_grad_(True) for W in Ws]
+    fns["autograd"] = lambda: [_autograd_step(Wa, p.target[0], eta) for _ in range(k)]
+    if peer:
+        fns["jax"] = _peer(peer, Ws, p, sc, eta, k, str(dev), dtype)
+    with torch.enable_grad():
+        t = {name: s / k for name, s in _race(fns, **timing).items()}
+    row = {"model": model, "d": d, "factored": factored, "flops": flops, "ours_s": t["ours"],
+           "gflops": flops / t["ours"] / 1e9, **{f"{n}_s": v for n, v in t.items() if n != "ours"}}
+    return row
+
+
+def _batched(model, d, sizes, dev, dtype, eta, peer, timing, mm, sync):
+    setups = {B: _setup(model, d, B, dev, dtype) for B in sizes}
+    k = CHUNK
+    fns = {B: _engine(s[1], s[2], s[3], eta, k) for B, s in setups.items()}
+    big = max(sizes)
+    _, pb, Wb, scb = setups[big]
+    fns["kernels"] = _kernels(Wb, scb, eta, pb, k)
+    if model == "compressed":  # a sweep cell: a different η per instance (per-instance coefficients)
+        Wm = [W.clone() for W in Wb]
+        fns["mixed"] = _engine(pb, Wm, scb, list(eta * (1 + np.arange(big) / big)), k)
+    if peer:
+        fns["jax"] = _peer(peer, Wb, pb, scb, eta, k, str(dev), dtype)
+    t = {name: s / k for name, s in _race(fns, sync=sync, **timing).items()}
+    cfg1, p1, W1, _ = setups[sizes[0]]
+    flops = 2 * theory.gd_step_macs(widths_of(cfg1), factored=uses_factored_step(W1, p1))
+    rate = {B: B / t[B] for B in sizes}
+    frac = lambda r: r * flops / (mm * 1e9)  # noqa: E731
+    out = {"model": model, "d": d, "flops_per_run_step": flops, "run_steps_per_s": rate,
+           "matmul_fraction": {B: frac(r) for B, r in rate.items()},
+           "speedup_vs_sequential": {B: r / rate[sizes[0]] for B, r in rate.items()}}
+    if "mixed" in t:
+        out["mixed_eta"] = {"B": big, "run_steps_per_s": big / t["mixed"], "matmul_fraction": frac(big / t["mixed"])}
+    if "jax" in t:
+        out["jax"] = {"B": big, "run_steps_per_s": big / t["jax"], "matmul_fraction": frac(big / t["jax"])}
+    out["kernels"] = {"B": big, "run_steps_per_s": big / t["kernels"], "matmul_fraction": frac(big / t["kernels"])}
+    return out
+
+
+def run_bench(*, device: str = "cpu", dtype: str = "float64", quick: bool = False, peer: str | None = None,
+              threads: int | None = None, matmul_n: int = 2000) -> dict:
+    """Every measurement of the module docstring; ``peer="jax"`` adds JAX's (skipped, with the reason in
+    ``peer_skipped``, when it cannot run). ``threads`` pins torch's threads (and XLA's, when JAX is not yet
+    imported); ``quick``: d = 100, 200, B up to 64 / 1024 only, 3 short repeats (about a minute)."""
+    if peer not in (None, "jax"):
+        raise ValueError(f"peer must be None or 'jax', got {peer!r}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    skipped = None
+    if peer:
+        from .peer_jax import available
+
+        skipped = available(device=device, threads=threads)
+        peer = None if skipped else peer
     dev = torch.device(device)
     dt = {"float64": torch.float64, "float32": torch.float32}[dtype]
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    timing = {"repeat": 3, "min_time": 0.01} if quick else {}
     torch.set_grad_enabled(False)
     try:
         a = torch.randn(matmul_n, matmul_n, dtype=dt, device=dev)
         b = torch.randn(matmul_n, matmul_n, dtype=dt, device=dev)
         mm = 2 * matmul_n**3 / _race({"mm": lambda: torch.mm(a, b)}, sync=sync)["mm"] / 1e9
         del a, b
-        dims = (100, 200) if quick else (100, 200, 500, 1000)
-        steps = []
         eta = 1e-12  # tiny: the weights barely move while being timed
-        for d in dims:
-            for model in ("wide", "compressed"):
-                cfg, p, Ws, sc = _setup(model, d, 1, dev, dtype)
-                factored = uses_factored_step(Ws, p)
-                flops = 2 * theory.gd_step_macs(widths_of(cfg), factored=factored)
-                fns = {"ours": lambda: gd_step(Ws, sc, eta, p)}
-                if dev.type == "cpu":
-                    Wn = [W[0].numpy().copy() for W in Ws]
-                    Mn = p.target[0].numpy()
-                    fns["numpy"] = lambda: _numpy_step(Wn, Mn, eta, factored)
-                Wa = [W[0].clone().requires_grad_(True) for W in Ws]
-                fns["autograd"] = lambda: _autograd_step(Wa, p.target[0], eta)
-                with torch.enable_grad():
-                    t = _race(fns, sync=sync)
-                row = {"model": model, "d": d, "factored": factored, "flops": flops, "ours_s": t["ours"],
-                       "gflops": flops / t["ours"] / 1e9, "fraction_of_matmul": flops / t["ours"] / 1e9 / mm,
-                       "autograd_s": t["autograd"]}
-                if "numpy" in t:
-                    row["numpy_s"] = t["numpy"]
-                steps.append(row)
-        batched = []
-        for model, d in (("compressed", 100), ("wide", 20)):
-            sizes = (1, 16, 64) + ((1024,) if dev.type == "cuda" else ())
-            setups = {B: _setup(model, d, B, dev, dtype) for B in sizes}
-            t = _race({B: (lambda s=s_: gd_step(s[2], s[3], eta, s[1])) for B, s_ in setups.items()}, sync=sync)
-            rates = {B: B / t[B] for B in sizes}
-            cfg1, p1, W1, _ = setups[1]
-            flops = 2 * theory.gd_step_macs(widths_of(cfg1), factored=uses_factored_step(W1, p1))
-            # best possible speed-up: every batched run-step at the matmul rate, vs one measured single step
-            ceiling = t[1] / (flops / (mm * 1e9))
-            batched.append({"model": model, "d": d, "run_steps_per_s": rates,
-                            "speedup_vs_sequential": {B: r / rates[1] for B, r in rates.items()},
-                            "flops_per_run_step": flops, "arithmetic_ceiling": ceiling})
+        steps = [_steps(d, model, dev, dtype, eta, peer, {**timing, "sync": sync})
+                 for d in ((100, 200) if quick else (100, 200, 500, 1000)) for model in ("wide", "compressed")]
+        for r in steps:
+            r["fraction_of_matmul"] = r["gflops"] / mm
+        batched = [_batched("compressed", 100, (1, 64) if quick else (1, 16, 64), dev, dtype, eta, peer, timing, mm, sync),
+                   _batched("wide", 20, (1, 1024) if quick else (1, 64, 1024), dev, dtype, eta, peer, timing, mm, sync)]
     finally:
         torch.set_grad_enabled(True)
-    return {
-        "device": str(dev), "dtype": dtype, "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "cpu": platform.processor() or platform.machine(),
-        "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
-        "matmul_gflops": mm, "matmul_n": matmul_n, "steps": steps, "batched": batched,
-    }
+    res = {"device": str(dev), "dtype": dtype, "threads": torch.get_num_threads(), "torch": torch.__version__,
+           "cpu": platform.processor() or platform.machine(),
+           "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+           "matmul_gflops": mm, "matmul_n": matmul_n, "steps": steps, "batched": batched, "quick": quick,
+           "peer": peer, "peer_skipped": skipped}
+    if peer:
+        import jax
 
+        res["peer_version"] = f"jax {jax.__version__} ({jax.default_backend()})"
+    return res
 
-def format_bench(res: dict) -> str:
-    out = [f"cdln bench — {res['device']}{' (' + res['gpu'] + ')' if res['gpu'] else ''}, {res['dtype']}, "
-           f"{res['threads']} threads, torch {res['torch']}",
-           f"matmul rate: {res['matmul_gflops']:.1f} GFLOP/s (torch.mm, n = {res['matmul_n']})", "",
-           "One GD step, factorization, L = 3 (compressed: r̂ = 20; f = factored residual-free step)",
-           f"  {'model':<11}{'d':>5}{'ours ms':>10}{'GFLOP/s':>9}{'of mm':>7}{'numpy/ours':>12}{'autograd/ours':>15}"]
-    for r in res["steps"]:
-        npr = f"{r['numpy_s'] / r['ours_s']:.2f}" if "numpy_s" in r else "—"
-        out.append(f"  {r['model'] + (' f' if r['factored'] else ''):<11}{r['d']:>5}{r['ours_s'] * 1e3:>10.3f}{r['gflops']:>9.1f}"
-                   f"{r['fraction_of_matmul']:>7.0%}{npr:>12}{r['autograd_s'] / r['ours_s']:>15.2f}")
-    out += ["", "Batched runs: run-steps per second (speed-up over sequential runs)"]
-    for b in res["batched"]:
-        cells = "  ".join(f"B={B}: {v:,.0f} ({b['speedup_vs_sequential'][B]:.1f}x)" for B, v in b["run_steps_per_s"].items())
-        out.append(f"  {b['model']:<11} d={b['d']:<5}{cells}   ceiling {b['arithmetic_ceiling']:.1f}x")
-    out.append("  (ceiling: one measured single step / one run-step's FLOPs at the matmul rate)")
-    out += ["", "Targets (issue 3)"]
-    for name, ok, value in targets(res):
-        out.append(f"  [{'met' if ok else 'NOT met'}] {name}: {value}")
-    return "\n".join(out)
-
-
-def targets(res: dict) -> list[tuple[str, bool, str]]:
-    """The issue's speed targets, each with the measured value (CPU only where stated)."""
-    rows = []
-    st = res["steps"]
-    big = [r for r in st if r["model"] == "wide" and r["d"] >= 500]
-    if big:
-        v = min(r["fraction_of_matmul"] for r in big)
-        rows.append(("wide step >= 70% of the matmul rate for d >= 500", v >= 0.7, f"min {v:.0%}"))
-    for model in ("wide", "compressed"):
-        np_rows = [r for r in st if r["model"] == model and r["d"] >= 200 and "numpy_s" in r]
-        if np_rows:
-            v = max(r["ours_s"] / r["numpy_s"] for r in np_rows)
-            rows.append((f"{model} step within 1.25x of NumPy for d >= 200", v <= 1.25, f"worst ours/numpy {v:.2f}"))
-    v = min(r["autograd_s"] / r["ours_s"] for r in st)
-    rows.append(("never slower than autograd", v >= 1.0, f"min autograd/ours {v:.2f}"))
-    c100 = [r for r in st if r["model"] == "compressed" and r["d"] == 100]
-    if c100:
-        v = c100[0]["autograd_s"] / c100[0]["ours_s"]
-        rows.append(("compressed d=100 >= 1.5x faster than autograd", v >= 1.5, f"{v:.2f}x"))
-    for b in res["batched"]:
-        v = b["speedup_vs_sequential"][64]
-        rows.append((f"B=64 >= 8x sequential, {b['model']} d={b['d']}", v >= 8,
-                     f"{v:.1f}x (arithmetic ceiling {b['arithmetic_ceiling']:.1f}x)"))
-    return rows
-
-
-def to_json(res: dict) -> str:
-    return json.dumps(res, indent=2, default=float)
-
-
-def write_outputs(res: dict, *, json_path=None, markdown_path=None) -> None:
-    """Write the JSON and/or a Markdown page (the table as printed), each atomically."""
-    import datetime
-
-    from .io import atomic_write_text as atomic
-
-    if json_path:
-        atomic(json_path, to_json(res))
-    if markdown_path:
-        when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        atomic(markdown_path, "\n".join([
-            f"# Benchmarks ({res['device']})", "",
-            f"Generated by `cdln bench --markdown {markdown_path}` on {when}; numbers below are",
-            "measured, not typed. Ratios `numpy/ours` and `autograd/ours` above 1 mean our step is faster.",
-            "`f` marks the factored (residual-free) step the compressed DLN uses on factorization.",
-            "Timings of sub-millisecond steps vary markedly between runs on a shared machine; each",
-            "number is the best of 7 interleaved repeats, and `cdln bench` prints fresh ones.", "",
-            "```", format_bench(res), "```", ""]))

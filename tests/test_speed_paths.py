@@ -37,7 +37,7 @@ def _cfg(**kw):
 
 
 def _gd(cfg, fused=True, **kw):
-    dev = torch.device("cpu")
+    dev = cfg.resolved_device()
     p = sim.make_problem(cfg, cfg.seed_list, dev)
     Ws, sc = sim.init_wide(cfg, cfg.seed_list, dev) if cfg.model == "wide" else sim.init_compressed(cfg, p, dev)
     tr = run_gd(p, Ws, sc, eta=cfg.eta, steps=cfg.steps, log_every=cfg.log_every, seeds=cfg.seed_list,
@@ -124,3 +124,58 @@ def test_a_batch_of_configs_must_agree_on_everything_but_seed_eta_alpha_eps():
         common_config([dataclasses.replace(a, tol=1e-3)])
     with pytest.raises(ValueError, match="at least 1 config"):
         common_config([])
+
+
+# ------------------------------------------------------------------ the bench's report (no timing asserted)
+def _fake_bench(peer: bool) -> dict:
+    step = lambda model, d, s: {"model": model, "d": d, "factored": model == "compressed", "flops": 1e6,  # noqa: E731
+                                "ours_s": s, "gflops": 1e6 / s / 1e9, "fraction_of_matmul": 1e6 / s / 1e9 / 90.0,
+                                "eager_s": 1.5 * s, "numpy_s": 1.1 * s, "autograd_s": 2 * s, "kernels_s": 0.8 * s,
+                                **({"jax_s": 0.9 * s} if peer else {})}
+    batch = lambda model, d, B: {"model": model, "d": d, "flops_per_run_step": 1e6,  # noqa: E731
+                                 "run_steps_per_s": {1: 1e4, B: 4e4}, "matmul_fraction": {1: 0.1, B: 0.6},
+                                 "speedup_vs_sequential": {1: 1.0, B: 4.0},
+                                 "kernels": {"B": B, "run_steps_per_s": 5e4, "matmul_fraction": 0.65},
+                                 **({"jax": {"B": B, "run_steps_per_s": 3e4, "matmul_fraction": 0.4}} if peer else {})}
+    return {"device": "cpu", "gpu": None, "dtype": "float64", "threads": 2, "torch": "x", "matmul_gflops": 90.0,
+            "matmul_n": 2000, "peer": "jax" if peer else None, "peer_version": "jax 0 (cpu)",
+            "peer_skipped": None if peer else "JAX is not installed (no module)",
+            "steps": [step("wide", 100, 2e-4), step("compressed", 100, 1e-4), step("wide", 500, 1e-2)],
+            "batched": [batch("compressed", 100, 64), batch("wide", 20, 1024)]}
+
+
+def test_the_bench_report_prints_the_peer_table_fractions_and_targets():
+    from sim.bench import format_bench, targets
+
+    out = format_bench(_fake_bench(peer=True))
+    assert "| compressed r̂ = 20, d = 100 | 0.100 ms | 0.090 ms | 1.11 |" in out
+    assert "B=64: 40,000 (60%)" in out and "jax vmap B=1024: 30,000 (40%)" in out
+    names = {n: ok for n, ok, _ in targets(_fake_bench(peer=True))}
+    assert names["compressed d=100 step at most 1.2x JAX's"] and not names["B=64 compressed d=100 >= 70% of the matmul rate"]
+    assert names["B=1024 wide d=20 >= 50% of the matmul rate"] and names["B=1024 wide d=20 faster than JAX's vmap"]
+
+
+def test_the_bench_without_jax_says_so_in_one_line():
+    from sim.bench import format_bench
+
+    out = format_bench(_fake_bench(False))
+    assert out.count("peer skipped: JAX is not installed") == 1 and "cdln / JAX" not in out
+
+
+@pytest.mark.parametrize("kw,needle", [({"peer": "torch"}, "peer must be None or 'jax', got 'torch'"),
+                                       ({"threads": 0}, "threads must be an integer >= 1, got 0")])
+def test_the_bench_refuses_bad_arguments_before_any_work(kw, needle):
+    from sim.bench import run_bench
+
+    with pytest.raises(ValueError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        run_bench(**kw)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["compressed-factored-L3", "wide-residual", "completion-varying-n"])
+def test_cuda_fused_chunks_equal_the_cuda_eager_loop(name):
+    cfg = _cfg(**CASES[name], device="cuda")
+    Wf, tf = _gd(cfg, fused=True)
+    We, te = _gd(cfg, fused=False)
+    assert all(torch.equal(a, b) for a, b in zip(Wf, We)) and _same_trace(tf, te)
