@@ -233,6 +233,23 @@ def positive_crisis_ratio(*, depth: int) -> float:
     return float(brentq(g, 1.0, hi, xtol=1e-13))
 
 
+def eos_window(*, depth: int) -> tuple[float, float]:
+    r"""The step ratios :math:`(1, r_\text{end})` between which GD on a mode oscillates without converging or
+    leaving: for L >= 3 the positive crisis (:func:`positive_crisis_ratio`; past it GD collapses the mode or
+    diverges), for L = 2 the crisis of the odd cubic map, where :math:`[-f(c), f(c)]` stops being invariant:
+    :math:`f^2(c)=-f(c)`, i.e. κ = 2 exactly (:math:`c=1/\sqrt2`, :math:`f(c)=\sqrt2`, :math:`f(\sqrt2)=-\sqrt2`), η = 2η_c.
+    """
+    L = checks.depth(depth)
+    if L > 2:
+        return 1.0, positive_crisis_ratio(depth=L)
+
+    def g(r):
+        c = brentq(lambda m: mode_map(m, kappa=r, depth=2)[1], 1e-12, 1.0)
+        return float(mode_map(c, kappa=r, depth=2, n=2)[0] + mode_map(c, kappa=r, depth=2)[0])
+
+    return 1.0, float(brentq(g, positive_crisis_ratio(depth=2), 3.0, xtol=1e-13))
+
+
 def balancing_gap(layer_values) -> np.ndarray:
     r"""Per-mode balancing gaps :math:`s_{l+1,i}^2-s_{l,i}^2` between consecutive layers.
 

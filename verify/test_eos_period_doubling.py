@@ -40,9 +40,9 @@ def test_gd_has_period_two_to_the_k_in_each_window(record, depth):
     seen = {}
     for k in range(4):
         mid = 0.5 * (r[k] + r[k + 1])
-        tr, _ = mode_run([4.0], d=2, depth=depth, ratio=mid, steps=3000)
+        tr, _ = mode_run([4.0], depth=depth, ratio=mid, steps=2000)
         seen[f"{mid:.5f} η_c"] = classify(tr, rank=1, max_period=16)
-    below, _ = mode_run([4.0], d=2, depth=depth, ratio=0.9, steps=3000)
+    below, _ = mode_run([4.0], depth=depth, ratio=0.9, steps=2000)
     seen["0.9 η_c"] = classify(below, rank=1, max_period=16)
     record.evidence(CLAIM, f"GD, L = {depth}, σ* = (4, 0): what the top mode does", seen)
     assert list(seen.values()) == ["period-2", "period-4", "period-8", "period-16", "converged"]
@@ -53,9 +53,9 @@ def test_gd_has_period_two_to_the_k_in_each_window(record, depth):
 def test_past_the_accumulation_point_there_is_no_period_and_orbits_separate(record, depth):
     r_inf = eos.period_doubling_ratios(depth=depth, count=6)[-1]
     ratio = r_inf + 0.3 * (eos.positive_crisis_ratio(depth=depth) - r_inf)
-    a, _ = mode_run([4.0], d=2, depth=depth, ratio=ratio, steps=4000, keep=4 * EOS_MAX_PERIOD)
+    a, _ = mode_run([4.0], depth=depth, ratio=ratio, steps=3000, keep=4 * EOS_MAX_PERIOD)
     # a second run from an init perturbed by 1e-9 relative: chaos separates them to O(1)
-    b, _ = mode_run([4.0], d=2, depth=depth, ratio=ratio, steps=4000, scale=scale_for(depth, 4.0) * (1 + 1e-9))
+    b, _ = mode_run([4.0], depth=depth, ratio=ratio, steps=3000, scale=scale_for(depth, 4.0) * (1 + 1e-9))
     kind = classify(a, rank=1, max_period=EOS_MAX_PERIOD)
     sep = float(np.max(np.abs(a.singular_values[-200:, 0] - b.singular_values[-200:, 0])))
     record.evidence(CLAIM, f"GD, L = {depth}, η = {ratio:.4f} η_c (past r_∞ = {r_inf:.5f}): classified, "
@@ -71,7 +71,7 @@ def test_what_ends_the_route(record):
     for depth in (2, 3, 4):
         crisis = eos.positive_crisis_ratio(depth=depth)
         for ratio in (crisis + 0.1, 2.6):
-            tr, _ = mode_run([4.0], d=2, depth=depth, ratio=ratio, steps=3000)
+            tr, _ = mode_run([4.0], depth=depth, ratio=ratio, steps=2000)
             out[f"L = {depth}, {ratio:.3f} η_c"] = classify(tr, rank=1, max_period=16)
     record.evidence(CLAIM, "past the crisis (GD, σ* = (4, 0), sequel init)", out)
     assert out[f"L = 3, {eos.positive_crisis_ratio(depth=3) + 0.1:.3f} η_c"] == "collapsed"
