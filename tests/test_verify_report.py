@@ -85,3 +85,38 @@ def test_every_bound_a_condition_quotes_is_asserted_by_a_claim_test():
     quoted = {b: any(q in text for q in (f"{getattr(claims, b):g}", claims._num(getattr(claims, b)),
                                            f"{getattr(claims, b):.0%}")) for b in bounds}
     assert all(quoted.values()), [b for b, q in quoted.items() if not q]
+
+
+def test_the_sequels_claims_have_their_own_section():
+    from verify.report import SECTIONS
+
+    outcomes = {c.id: [{"test": "t", "outcome": "passed", "when": "call", "message": ""}] for c in CLAIMS}
+    rows = build(_verdicts(outcomes))
+    sequel = [r for r in rows if r["paper"] == "eos"]
+    assert {r["id"] for r in sequel} == {"eos-period-doubling", "eos-subspace", "eos-balancing", "eos-depth",
+                                          "eos-shallow"}
+    md = markdown(rows, _verdicts(outcomes), "t", "c")
+    head = md.index(f"## {SECTIONS['eos']}")
+    # every sequel row sits in the table after the section heading, every first-paper row before it
+    assert all(md.index(f"| `{r['id']}` |") > head for r in sequel)
+    assert all(md.index(f"| `{r['id']}` |") < head for r in rows if r["paper"] == "cdln")
+    assert md.count("| claim | paper's statement |") == 2
+
+
+def test_every_sequel_bound_a_condition_quotes_is_asserted_by_a_sequel_test():
+    """verify/eos_bounds.py's bounds are quoted by the sequel's conditions and imported by its tests."""
+    import ast
+
+    import verify.eos_bounds as eb
+    from verify.claims_sequel import SEQUEL_CLAIMS
+
+    bounds = {n: v for n, v in vars(eb).items() if n.isupper() and isinstance(v, (int, float))}
+    used = set()
+    for f in sorted((ROOT / "verify").glob("test_eos_*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "verify.eos_bounds":
+                used |= {a.name for a in node.names}
+    assert not set(bounds) - used, "bounds no sequel test imports"
+    text = " ".join(c.conditions for c in SEQUEL_CLAIMS)
+    quoted = {b: any(q in text for q in (f"{v:g}", f"{v:.0%}")) for b, v in bounds.items()}
+    assert all(quoted.values()), [b for b, q in quoted.items() if not q]

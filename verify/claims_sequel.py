@@ -85,7 +85,8 @@ SEQUEL_CLAIMS: list = [
           "Shallow models and simple targets need not show edge-of-stability behaviour at all.",
           "holds-with-conditions",
           "GD shows EoS behaviour (a bounded oscillation that does not converge) exactly when "
-          "1 < η/η_c(L, σ_1) < r_×(L), the crisis of eos-period-doubling (for L = 2 up to its divergence): at a "
+          "1 < η/η_c(L, σ_1) < r_end(L): the crisis r_× of eos-period-doubling for L >= 3, and exactly 2 for L = 2 "
+          "(the odd cubic map's own crisis, f²(c) = −f(c) at κ = 2; GD diverges past it). At a "
           "fixed η a shallow net or a target with small σ_1 lies below that window and converges, as stated; but "
           "a deep net can lie above it and collapse the mode instead (L >= 3), so 'no EoS' is not only shallow. "
           "Checked on a grid of (L = 2…6, η) for σ_1 = 10 and 0.1 (sim against the window, points at least "

@@ -18,6 +18,11 @@ from sim.io import atomic_write_text
 from verify.claims import CLAIMS
 
 
+#: the report's tables, one per paper (Claim.paper), in this order; the first has no heading of its own
+SECTIONS = {"cdln": None,
+            "eos": "The sequel: GD beyond the edge of stability (Ghosh, Kwon, Wang, Ravishankar, Qu, arXiv 2502.20531)"}
+
+
 def build(verdicts: dict) -> list[dict]:
     rows = []
     for c in CLAIMS:
@@ -31,7 +36,7 @@ def build(verdicts: dict) -> list[dict]:
         else:
             verdict, cond = c.verdict, c.conditions
         cex = verdicts["counterexamples"].get(c.id) or None
-        rows.append({"id": c.id, "claim": c.claim, "verdict": verdict, "conditions": cond,
+        rows.append({"id": c.id, "paper": c.paper, "claim": c.claim, "verdict": verdict, "conditions": cond,
                      "evidence": verdicts["evidence"].get(c.id, {}), "counterexample": cex,
                      "tests_passed": sum(o["outcome"] == "passed" for o in outs), "tests": len(outs)})
     return rows
@@ -48,15 +53,22 @@ def markdown(rows: list[dict], verdicts: dict, title: str, command: str) -> str:
            f"{verdicts['max_examples']} examples per search, {verdicts['seconds']:.0f} s). Every verdict is "
            "backed by the tests in `verify/test_<id>.py`; a claim whose tests did not all pass is reported "
            "as `error`. Counterexamples are written out in full below and can be re-checked with NumPy alone.",
-           "", "| claim | paper's statement | verdict | conditions | evidence | counterexample |",
-           "|---|---|---|---|---|---|"]
-    for r in rows:
-        ev = "; ".join(f"{k}: {v}" for k, v in list(r["evidence"].items())[:3])
-        more = f" (+{len(r['evidence']) - 3} more)" if len(r["evidence"]) > 3 else ""
-        cex = f"[{len(r['counterexample'])} below](#{r['id']})" if r["counterexample"] else "—"
-        out.append(f"| `{r['id']}` | {_cell(r['claim'])} | **{r['verdict']}** | {_cell(r['conditions'])} | "
-                   f"{_cell(ev + more)} | {cex} |")
-    out.append("")
+           ""]
+    for paper, heading in SECTIONS.items():
+        group = [r for r in rows if r.get("paper", "cdln") == paper]
+        if not group:
+            continue
+        if heading:
+            out += [f"## {heading}", ""]
+        out += ["| claim | paper's statement | verdict | conditions | evidence | counterexample |",
+                "|---|---|---|---|---|---|"]
+        for r in group:
+            ev = "; ".join(f"{k}: {v}" for k, v in list(r["evidence"].items())[:3])
+            more = f" (+{len(r['evidence']) - 3} more)" if len(r["evidence"]) > 3 else ""
+            cex = f"[{len(r['counterexample'])} below](#{r['id']})" if r["counterexample"] else "—"
+            out.append(f"| `{r['id']}` | {_cell(r['claim'])} | **{r['verdict']}** | {_cell(r['conditions'])} | "
+                       f"{_cell(ev + more)} | {cex} |")
+        out.append("")
     for r in rows:
         out += [f"## {r['id']}", "", f"**{r['verdict']}** — {r['conditions']}", "",
                 f"Tests: {r['tests_passed']} of {r['tests']} passed.", ""]
