@@ -38,6 +38,30 @@ from .bench_report import format_bench, targets, to_json, write_outputs  # noqa:
 
 __all__ = ["run_bench", "format_bench", "targets", "write_outputs", "to_json"]
 
+def _pin_numpy_threads(n: int) -> bool:
+    """Best effort: NumPy's bundled OpenBLAS on ``n`` threads too (``threadpoolctl`` if present, else the
+    library's own setter); whether it worked goes into the results."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(n, user_api="blas")
+        return True
+    except ImportError:
+        pass
+    import ctypes
+    import glob
+    import os
+
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "libscipy_openblas*.so"))
+    for lib in libs:
+        try:
+            ctypes.CDLL(lib).scipy_openblas_set_num_threads64_(ctypes.c_int(n))
+            return True
+        except (OSError, AttributeError):
+            continue
+    return False
+
+
 def _race(fns: dict, *, sync=lambda: None, repeat: int = 7, min_time: float = 0.05) -> dict:
     """Best seconds per call of each function, measured *interleaved* (rep 1 of every
     function, then rep 2, …) so that drifts of a shared machine hit all of them alike."""
@@ -227,8 +251,10 @@ def run_bench(*, device: str = "cpu", dtype: str = "float64", quick: bool = Fals
         raise ValueError(f"peer must be None or 'jax', got {peer!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    numpy_pinned = None
     if threads is not None:
         torch.set_num_threads(threads)
+        numpy_pinned = _pin_numpy_threads(threads)
     skipped = None
     if peer:
         from .peer_jax import available
@@ -258,7 +284,8 @@ def run_bench(*, device: str = "cpu", dtype: str = "float64", quick: bool = Fals
            "cpu": platform.processor() or platform.machine(),
            "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
            "matmul_gflops": mm, "matmul_n": matmul_n, "steps": steps, "batched": batched, "quick": quick,
-           "peer": peer, "peer_skipped": skipped}
+           "peer": peer, "peer_skipped": skipped, "threads_pinned": threads,
+           "numpy_threads_pinned": numpy_pinned}
     if peer:
         import jax
 

@@ -4,7 +4,10 @@ A small step (the compressed DLN at d = 100 is a dozen products of 20×100 matri
 time in Python dispatch and temporaries as in arithmetic. Here ``n`` steps run inside one
 TorchScript function: the *same* ATen products, in the same order, on the same shapes and strides as
 the eager step (:func:`sim.gd.gd_step`), so the result is bitwise equal to it (tests/test_speed_paths.py
-checks weights and losses with ``torch.equal``); only the interpreter between the ops is gone.
+checks weights and losses with ``torch.equal``); only the interpreter between the ops is gone, and
+the eager step's transposed copies :math:`W_l^\top` (``sim.gd._t``): the left operands are passed as
+transposed views, which the BLAS reads with its transpose flag into the same packed panels, so the
+products are the same bits (the tests compare every fused path with the eager one) without the copy.
 
 Per step and layer, with :math:`c_{l,k}=\eta_k s_{l,k}u` (the step size of instance k, Eq. 2, with
 a uniform 1/N folded in),
@@ -78,7 +81,7 @@ def _factored(Ws: List[Tensor], M: Tensor, Mt: Tensor, tsq: Tensor, half_u: floa
             P.append(torch.bmm(Ws[l], P[-1]))
         WL = Ws[L - 1]
         PL = P[L - 2]
-        WLt = WL.transpose(-1, -2).contiguous()
+        WLt = WL.transpose(-1, -2)
         WtW = torch.bmm(WLt, WL)
         PPt = torch.bmm(PL, PL.transpose(-1, -2))
         WtM = torch.bmm(WLt, M)
@@ -92,7 +95,7 @@ def _factored(Ws: List[Tensor], M: Tensor, Mt: Tensor, tsq: Tensor, half_u: floa
         grads[L - 1] = gL
         for l in range(L - 2, 0, -1):
             grads[l] = torch.bmm(Bm, P[l - 1].transpose(-1, -2))
-            Bm = torch.bmm(Ws[l].transpose(-1, -2).contiguous(), Bm)
+            Bm = torch.bmm(Ws[l].transpose(-1, -2), Bm)
         grads[0] = Bm
         for l in range(L):
             _update(Ws[l], grads[l], coef[l], neg[l], uniform[l])
@@ -119,7 +122,7 @@ def _residual(Ws: List[Tensor], M: Tensor, mask: Tensor, has_mask: bool, inv_n: 
         Bm = g
         for l in range(L - 1, 0, -1):
             grads[l] = torch.bmm(Bm, P[l - 1].transpose(-1, -2))
-            Bm = torch.bmm(Ws[l].transpose(-1, -2).contiguous(), Bm)
+            Bm = torch.bmm(Ws[l].transpose(-1, -2), Bm)
         grads[0] = Bm
         for l in range(L):
             _update(Ws[l], grads[l], coef[l], neg[l], uniform[l])

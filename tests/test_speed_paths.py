@@ -20,6 +20,9 @@ CASES = {
     "compressed-factored-L3": dict(model="compressed", d=30, rank=3, rank_hat=6, eta=0.5, alpha=3.0, depth=3),
     "compressed-factored-L2": dict(model="compressed", d=30, rank=3, rank_hat=6, eta=0.5, alpha=3.0, depth=2),
     "compressed-factored-L4": dict(model="compressed", d=30, rank=3, rank_hat=6, eta=0.5, alpha=3.0, depth=4),
+    # the bench's shapes: MKL's packed kernels (the small ones above also take ATen's naive loop, < 400 MACs)
+    "compressed-d100": dict(model="compressed", d=100, rank=5, rank_hat=20, eta=0.5, alpha=2.0, eps=0.1),
+    "wide-d40": dict(model="wide", d=40, rank=4, rank_hat=4, eta=0.5, eps=0.3),
     "wide-residual": dict(model="wide", d=12, rank=2, rank_hat=2, eta=1.0, eps=0.1),
     "wide-sum": dict(model="wide", d=12, rank=2, rank_hat=2, eta=0.05, eps=0.1, loss="sum"),
     # Bernoulli masks with the mean loss: N varies per instance (the per-instance 1/N branch)
