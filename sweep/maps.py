@@ -106,7 +106,7 @@ def pair_margins(d: int, r: int, rank_hat: int, depth: int, *, eps: float, alpha
         cc = RunConfig(model="compressed", rank_hat=rank_hat, alpha=alpha, **kw)
     p = make_problem(cw, seeds, CPU)
     Ww, sw = init_wide(cw, seeds, CPU)
-    Wc, sc = init_compressed(cc, make_problem(cc, seeds, CPU), CPU)
+    Wc, sc = init_compressed(cc, make_problem(cc, seeds, CPU), CPU, seeds=seeds)
     U, _, Vh = torch.linalg.svd(p.target)
     U, V = U[..., :r], Vh[..., :r, :].transpose(-1, -2)
     M = p.target
@@ -203,7 +203,10 @@ def theorem2_rank_hats(d: int, r: int, s: dict) -> list[int]:
 
 
 def _theorem2_tasks(s: dict):
-    return [(theorem2_task, (int(d), int(r), k, int(L), s)) for d in sorted(s["d"], reverse=True) for L in s["depth"]
+    """One task per (ε, d, L, r, r̂); ``eps`` is one value or a list (the rows carry their ε)."""
+    epss = s["eps"] if isinstance(s["eps"], list) else [s["eps"]]
+    return [(theorem2_task, (int(d), int(r), k, int(L), {**s, "eps": float(e)})) for e in epss
+            for d in sorted(s["d"], reverse=True) for L in s["depth"]
             for r in s["rank"] if 2 * r <= d for k in theorem2_rank_hats(int(d), int(r), s)]
 
 
