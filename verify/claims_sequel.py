@@ -88,7 +88,8 @@ SEQUEL_CLAIMS: list = [
           "1 < η/η_c(L, σ_1) < r_end(L): the crisis r_× of eos-period-doubling for L >= 3, and exactly 2 for L = 2 "
           "(the odd cubic map's own crisis, f²(c) = −f(c) at κ = 2; GD diverges past it). At a "
           "fixed η a shallow net or a target with small σ_1 lies below that window and converges, as stated; but "
-          "a deep net can lie above it and collapse the mode instead (L >= 3), so 'no EoS' is not only shallow. "
+          "a deep net can lie above it and collapse the mode or diverge instead (L >= 3), so 'no EoS' is not only "
+          "shallow. "
           "Checked on a grid of (L = 2…6, η) for σ_1 = 10 and 0.1 (sim against the window, points at least "
           f"{EOS_SUBSPACE_MARGIN:g} from its lower end and {EOS_WINDOW_MARGIN:g} from its upper one); for σ_1 < "
           "(L/(L+1))^{L(L+1)/2} the order in depth reverses."),
