@@ -3,6 +3,7 @@
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings, target
 from hypothesis import strategies as st
@@ -15,6 +16,7 @@ from verify.claims import THEOREM2_GD_STEP_OF_COMPRESSED as SHARE
 from verify.claims import setting
 from verify.measures import gd_tie_band
 from verify.strategies import monotone_steps, seeds, spectra
+from verify.sweep_tables import gd_band, sweep_table
 from verify.tolerance import ulps
 
 CLAIM = "theorem2-gd"
@@ -171,3 +173,37 @@ def test_alpha_below_one_is_measured(record):
     record.evidence(CLAIM, f"α = {', '.join(f'{a:g}' for a in alphas)} (d = {kw['d']}, r = {sig.size}, "
                            f"L = {kw['depth']}, ε = {kw['eps']:g}): inequality violated", viol)
     assert viol[-1]  # slow enough outer layers lose to the wide net
+
+
+# ------------------------------------------------------------------ the region maps at d = 100 (sweep.maps)
+ALPHA_MAPS = ("theorem2-gd-alpha",)
+
+
+@pytest.mark.claim(CLAIM)
+def test_law_on_the_alpha_map(record):
+    """(η/η_c(α), α) at d = 100, r = 10, r̂ = 20, L = 3, ε = 1e-2, 4 seeds per cell, every step: with α >= 1 it
+    holds in every cell up to η = 0.97 η_c(α) (the oscillatory regime η > η_c(α)/2 included); with α < 1 it fails
+    in every cell. The wide net (α = 1) leaves the floats only above its own critical step η_c(1) > η_c(α)."""
+    tables = [sweep_table(n) for n in ALPHA_MAPS]
+    df = pd.concat([t.frame for t in tables], ignore_index=True)
+    viol = df.min_margin < -gd_band(df)
+    ge = df.alpha >= 1
+    assert not viol[ge].any(), "a seed with α >= 1 violates"
+    assert viol[~ge].all(), "a seed with α < 1 holds"
+    seed = {int(t.spec["target_seed"]) for t in tables}.pop()  # one target spectrum for every table
+    cells = df[["d", "rank", "depth", "eps"]].drop_duplicates().itertuples(index=False)
+    crit = {(c.d, c.rank, c.depth, c.eps): theory.critical_step_size(
+        float(theory.authors_target(int(c.d), int(c.rank), seed).sigma[0]), depth=int(c.depth), eps=float(c.eps))
+        for c in cells}
+    crit_wide = np.array([crit[k] for k in zip(df.d, df["rank"], df.depth, df.eps)])
+    assert np.all(df.finite[df.eta < crit_wide]), "a run below the wide net's critical step left the floats"
+    osc = ge & (df.eta_fraction > 0.5)
+    record.evidence(CLAIM, "α map (d = 100)", "; ".join(t.cite for t in tables))
+    record.evidence(CLAIM, "α map: α >= 1, seeds violating (of which in η_c(α)/2 < η < η_c(α))",
+                    f"{int(viol[ge].sum())} of {int(ge.sum())} ({int(viol[osc].sum())} of {int(osc.sum())})")
+    record.evidence(CLAIM, "α map: α < 1, seeds violating", f"{int(viol[~ge].sum())} of {int((~ge).sum())} "
+                    f"(α = {', '.join(f'{a:g}' for a in sorted(df.alpha[~ge].unique()))})")
+    record.evidence(CLAIM, "α map: grid", f"α = {', '.join(f'{a:g}' for a in sorted(df.alpha.unique()))}; η/η_c(α) = "
+                    f"{', '.join(f'{f:g}' for f in sorted(df.eta_fraction.unique()))}")
+    record.evidence(CLAIM, "α map, α >= 1: smallest margin / ‖M*‖², and the step it is at",
+                    [float(f"{(df.min_margin / df.target_sq)[ge].min():.3g}"), int(df.worst_step[ge].max())])
