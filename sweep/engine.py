@@ -31,7 +31,7 @@ from .spec import RUN_KEYS, Spec, load_spec, parse_spec, to_toml
 from .store import Store
 from .task import OUTCOME_COLUMNS, completed_outcomes, diverged_outcome, failed_outcome, run_batch
 
-__all__ = ["run", "run_points", "as_spec", "plan_of", "describe", "table", "write_results"]
+__all__ = ["run", "run_points", "as_spec", "plan_of", "describe", "calibrate", "table", "write_results"]
 
 
 def as_spec(spec) -> Spec:
@@ -68,12 +68,53 @@ def describe(spec: Spec, workers: int | None = None) -> str:
                      "(a rough guide: skinny products and a loaded machine run at other rates)")
         if cost["unpriced_runs"]:
             lines.append(f"not priced: {cost['unpriced_runs']} AltMin or gradient-flow runs (no per-step cost model)")
+        cal = calibrate(plan)
+        lines.append(f"calibrated (each of {cal['shapes']} batch shapes timed for a few steps here, {cal['timing_s']:.2g} s; "
+                     f"its steps and logs extrapolated): about {cal['seconds']:.3g} s on one worker, "
+                     f"{cal['seconds'] / min(w, len(plan.todo)):.3g} s on {min(w, len(plan.todo))}")
     for b in plan.todo[:20]:
         desc = ", ".join(f"{k}={v}" for k, v in _varying(spec, b.config).items())
         lines.append(f"  batch {b.key}: seeds {b.config.seed}..{b.config.seed + b.config.seeds - 1}  {desc}")
     if len(plan.todo) > 20:
         lines.append(f"  … and {len(plan.todo) - 20} more batches")
     return "\n".join(lines)
+
+
+#: steps timed per batch shape by :func:`calibrate`
+CALIBRATION_STEPS = 30
+#: what decides a step's cost (not η, α, ε, the seed or the number of steps)
+_SHAPE_FIELDS = ("problem", "model", "d", "d2", "rank", "rank_hat", "depth", "width", "widths", "measurements",
+                 "observed", "sampling", "storage", "target", "target_file", "ratings_file", "mode", "device", "dtype",
+                 "log_every")
+
+
+def calibrate(plan: Plan, steps: int = CALIBRATION_STEPS) -> dict:
+    """Time each distinct batch shape of the work left for a few steps and extrapolate: per batch,
+    its steps × the measured seconds per step, plus its logs × the measured cost of one log (a log's
+    SVDs can dominate a small run). The rate proxy of :func:`sweep.plan.cost_estimate` prices every
+    product at the 100×100 rate; this measures the batch's own products, on this machine, as loaded as
+    it is now. AltMin and flow runs are timed the same way (a step is an AltMin sweep, or a flow run's
+    whole integration for its first ``steps`` log points)."""
+    import time
+
+    import sim
+
+    per_shape: dict = {}
+    total, t0 = 0.0, time.perf_counter()
+    for b in plan.todo:
+        cfg = dataclasses.replace(b.config, seed=b.config.seed, seeds=len(b.points))
+        k = min(int(cfg.steps), steps)
+        probe = dataclasses.replace(cfg, steps=k, log_every=k, tol=0.0)
+        shape = (len(b.points),) + tuple(getattr(probe, f) for f in _SHAPE_FIELDS)
+        if shape not in per_shape:
+            _, summary = sim.execute(probe)
+            step_s = float(summary["train_time_s"]) / k
+            log_s = max(float(summary["wall_s"]) - float(summary["train_time_s"]), 0.0) / 2  # two logs (0 and k), setup included
+            per_shape[shape] = (step_s, log_s)
+        step_s, log_s = per_shape[shape]
+        n_logs = cfg.steps // max(cfg.log_every, 1) + 1
+        total += cfg.steps * step_s + n_logs * log_s
+    return {"seconds": total, "shapes": len(per_shape), "timing_s": time.perf_counter() - t0}
 
 
 def _varying(spec: Spec, cfg) -> dict:
