@@ -82,7 +82,7 @@ def eos_thresholds(sigma_star, *, depth: int) -> np.ndarray:
     (σ = 0) have no threshold (``inf``).
 
     >>> eos_thresholds([10.0, 9.5, 9.0], depth=3).round(5)   # the sequel's target, L = 3
-    array([0.03094, 0.03318, 0.03561])
+    array([0.03094, 0.03313, 0.03561])
     """
     L = checks.depth(depth)
     s = checks.sigma_star(sigma_star, allow_zero=True)
