@@ -286,6 +286,15 @@ def detect_period(values, *, max_period: int = 64, rtol: float = PERIOD_RTOL) ->
     return None
 
 
+def period_of(trace: EosTrace, *, rank: int, max_period: int = 64) -> int | None:
+    """:func:`detect_period` of a run's top ``rank`` end-to-end singular values, refusing a diverged run
+    with a message that says so (rather than "too short"), before any search."""
+    if trace.status == "diverged":
+        raise ValueError(f"trace: GD diverged at step {trace.diverged_at} (eta = {trace.eta:.6g}, {trace.loss_name} "
+                         "loss), so it has no period; lower eta below the bounded regime's end")
+    return detect_period(trace.singular_values[:, :checks.nonneg_int("rank", rank, 1)], max_period=max_period)
+
+
 def oscillating_subspace(tail, period: int, *, rtol: float = PERIOD_RTOL) -> tuple[int, np.ndarray]:
     r"""Dimension and basis of the column space in which the last ``period`` iterates differ.
 

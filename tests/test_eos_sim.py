@@ -35,7 +35,7 @@ def test_sharpness_matches_a_dense_hessian_on_a_tiny_instance():
 def test_the_sequels_init_and_a_bounded_oscillation_is_not_a_divergence():
     tr = eos.run_eos(M, depth=2, eta=_eta(1.1), steps=3000, keep=64)
     assert tr.status == "bounded" and tr.diverged_at is None
-    assert eos.detect_period(tr.singular_values[:, :1], max_period=16) == 2
+    assert eos.detect_period(tr.singular_values[:, :1], max_period=16) == 2 == eos.period_of(tr, rank=1, max_period=16)
     assert eos.oscillating_subspace(tr.tail, 2)[0] == 1
     assert eos.classify(tr, rank=1, max_period=16) == "period-2"
     # the loss in the oscillation is far above its minimum (0) and above the loss near convergence, yet bounded
@@ -46,6 +46,8 @@ def test_divergence_is_classified_not_raised():
     tr = eos.run_eos(M, depth=2, eta=_eta(3.0), steps=500)
     assert tr.status == "diverged" and tr.diverged_at is not None and tr.diverged_at < 500
     assert eos.classify(tr, rank=1) == "diverged"
+    with pytest.raises(ValueError, match=r"trace: GD diverged at step \d+ \(eta = "):
+        eos.period_of(tr, rank=1)
     with pytest.raises(ValueError, match="diverged"):
         eos.detect_period(np.full((300, 1), np.inf))
 
