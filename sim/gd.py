@@ -52,8 +52,9 @@ def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _t(a: torch.Tensor) -> torch.Tensor:
-    """Transpose *copied* to contiguous memory: bmm with a transposed-view left operand takes a
-    slow path on the CPU (``cdln bench`` measures the step); the copy costs O(size), the product O(size · n)."""
+    """Transpose *copied* to contiguous memory (the eager reference; it once avoided a slow path of older
+    torch for a transposed-view left operand). The fused chunks (:mod:`sim.fused`) pass the view instead:
+    the same bits (tests/test_speed_paths.py), without the O(size) copy."""
     return a.transpose(-1, -2).contiguous()
 
 
