@@ -13,7 +13,7 @@ from . import data, observations, sparse_completion, sparse_ops  # noqa: F401  (
 from .altmin import run_altmin
 from .config import MODELS, PROBLEMS, RunConfig
 from .flow import run_flow
-from .gd import DivergenceError, Trace, end_to_end, gd_step, gradients, run_gd, uses_factored_step
+from .gd import DivergenceError, Trace, end_to_end, gd_step, gd_steps, gradients, run_gd, uses_factored_step
 from .models import init_compressed, init_wide, widths_of
 from .build import make_problem
 from .data import DataError, load_movielens, movielens_path
@@ -25,7 +25,7 @@ __all__ = [
     "Problem", "DenseProblem", "Factorization", "Completion", "MovieLens", "Sensing",
     "make_problem", "load_movielens", "movielens_path", "DataError",
     "init_wide", "init_compressed", "widths_of",
-    "gradients", "gd_step", "uses_factored_step", "end_to_end", "run_gd", "Trace", "DivergenceError",
+    "gradients", "gd_step", "gd_steps", "uses_factored_step", "end_to_end", "run_gd", "Trace", "DivergenceError",
     "run_altmin", "run_flow",
     "Run", "run", "load_run", "execute",
     "io", "eos", "instances", "data", "observations", "sparse_completion", "sparse_ops",

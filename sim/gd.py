@@ -28,7 +28,7 @@ import theory
 
 from .fused import Coefficients, fused_chunk
 
-__all__ = ["gradients", "gd_step", "uses_factored_step", "end_to_end", "run_gd", "Trace", "DivergenceError",
+__all__ = ["gradients", "gd_step", "gd_steps", "uses_factored_step", "end_to_end", "run_gd", "Trace", "DivergenceError",
            "log_metrics", "CHUNK"]
 
 CHUNK = 32  #: steps per fused call: amortises the call; a diverging run computes at most this many steps past it
@@ -120,6 +120,21 @@ def gd_step(Ws, scales, eta: float, problem, factored: bool | None = None) -> to
     for W, g, s in zip(Ws, grads, scales):
         W.sub_(g, alpha=eta * s * u)
     return loss
+
+
+def gd_steps(Ws, scales, eta, problem, n: int) -> torch.Tensor:
+    """``n`` in-place GD steps, fused where the problem has a fused step (:mod:`sim.fused`); returns the (n, B)
+    losses before each step. Bitwise equal to ``n`` calls of :func:`gd_step` (tests/test_speed_paths.py)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be an integer >= 0, got {n!r}")
+    u = problem.uniform_scale if problem.uniform_scale is not None else 1.0
+    coefs = Coefficients(eta, scales, u, Ws[0].shape[0], Ws[0])
+    losses = torch.empty((n, Ws[0].shape[0]), dtype=Ws[0].dtype, device=Ws[0].device)
+    with torch.no_grad():
+        if n and not fused_chunk(problem, Ws, coefs, n, losses):
+            for i in range(n):
+                losses[i] = _eager_step(Ws, coefs, problem)
+    return losses
 
 
 @dataclass

@@ -62,6 +62,21 @@ def test_fused_chunks_equal_the_eager_loop_bitwise(name):
     assert all(torch.equal(a, b) for a, b in zip(Wf, We)) and _same_trace(tf, te)
 
 
+@pytest.mark.parametrize("name", ["compressed-factored-L3", "wide-residual", "sensing-eager"])
+def test_gd_steps_equals_that_many_gd_step_calls(name):
+    cfg = _cfg(**CASES[name])
+    dev = torch.device("cpu")
+    p = sim.make_problem(cfg, cfg.seed_list, dev)
+    Ws, sc = sim.init_wide(cfg, cfg.seed_list, dev) if cfg.model == "wide" else sim.init_compressed(cfg, p, dev)
+    W2 = [W.clone() for W in Ws]
+    with torch.no_grad():
+        ref = torch.stack([sim.gd_step(Ws, sc, cfg.eta, p) for _ in range(40)])
+    got = sim.gd_steps(W2, sc, cfg.eta, p, 40)
+    assert torch.equal(ref, got) and all(torch.equal(a, b) for a, b in zip(Ws, W2))
+    with pytest.raises(ValueError, match="n must be an integer >= 0, got -1"):
+        sim.gd_steps(W2, sc, cfg.eta, p, -1)
+
+
 def test_the_python_fallback_of_a_chunk_is_the_same_computation(monkeypatch):
     """Where TorchScript is unavailable the Python functions run: the same ops, the same bits."""
     cfg = _cfg(**CASES["compressed-factored-L3"])
