@@ -197,3 +197,13 @@ def test_cuda_fused_chunks_equal_the_cuda_eager_loop(name):
     Wf, tf = _gd(cfg, fused=True)
     We, te = _gd(cfg, fused=False)
     assert all(torch.equal(a, b) for a, b in zip(Wf, We)) and _same_trace(tf, te)
+
+
+def test_the_jax_peer_says_in_one_line_why_it_cannot_run(monkeypatch):
+    import sys
+
+    from sim.peer_jax import available
+
+    monkeypatch.setitem(sys.modules, "jax", None)  # as if not installed
+    msg = available()
+    assert msg.startswith("JAX is not installed") and "cdln[peers]" in msg and "\n" not in msg
