@@ -27,9 +27,11 @@ from . import checks
 
 __all__ = [
     "TwoCycle",
+    "aligned_cycle_radius",
     "attractor",
     "balancing_gap",
     "eos_thresholds",
+    "eos_window",
     "gap_multiplier",
     "minimum_sharpness",
     "mode_map",
@@ -47,7 +49,8 @@ def mode_sharpness(sigma, *, depth: int):
     For the scalar loss :math:`\tfrac12(x_L\cdots x_1-\sigma)^2` the Hessian at a minimum is
     :math:`gg^\top`, :math:`g_l=\sigma/x_l`, so its top eigenvalue is :math:`\sigma^2\sum_l x_l^{-2}`
     (:func:`minimum_sharpness`), smallest (by AM–GM) at the balanced :math:`x_l=\sigma^{1/L}`: the
-    flattest minimum. For the matrix loss at a balanced minimum it is :math:`L\sigma_1^{2-2/L}`.
+    flattest minimum. For the matrix loss at a balanced minimum it is :math:`L\sigma_1^{2-2/L}`; for the mean
+    loss (the sum over :math:`N=n_1n_2`) every Hessian eigenvalue, this one included, is divided by N.
 
     >>> round(mode_sharpness(4.0, depth=2), 12)
     8.0
@@ -78,8 +81,9 @@ def minimum_sharpness(x, sigma):
 def eos_thresholds(sigma_star, *, depth: int) -> np.ndarray:
     r"""Per-mode edge-of-stability step sizes :math:`\eta_i = 2/(L\sigma_i^{2-2/L})` (sum loss).
 
-    Mode i's balanced minimum is linearly stable for GD iff :math:`\eta<\eta_i`; zero modes
-    (σ = 0) have no threshold (``inf``).
+    Mode i's balanced minimum is linearly stable for GD iff :math:`\eta<\eta_i` (at :math:`\eta=\eta_i`
+    its multiplier is exactly −1); zero modes (σ = 0) have no threshold (``inf``). For the mean loss
+    (sum over :math:`N=n_1n_2`) the thresholds are :math:`N\eta_i`.
 
     >>> eos_thresholds([10.0, 9.5, 9.0], depth=3).round(5)   # the sequel's target, L = 3
     array([0.03094, 0.03313, 0.03561])
@@ -102,9 +106,12 @@ def mode_map(lam, *, kappa, depth: int, n: int = 1):
     derivative :math:`(f^n)'(\mu)=\prod_t f'(\mu_t)`, :math:`f'(\mu)=1-\kappa\mu^{L-2}((2L-1)\mu^L-(L-1))`.
 
     Returns ``(f^n(mu), (f^n)'(mu))``.
+
+    Raises:
+        ValueError: κ not finite and >= 0 (κ = ησ^{2−2/L} with η > 0), or n not an integer >= 0.
     """
     L = checks.depth(depth)
-    k = np.asarray(kappa, dtype=float)
+    k = checks.positive("kappa", kappa, allow_zero=True)
     mu = np.array(lam, dtype=float)
     d = np.ones_like(mu)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -130,8 +137,8 @@ def two_cycle(ratio, *, depth: int, sigma: float = 1.0) -> TwoCycle:
     r"""The 2-period orbit :math:`f(\mu_a)=\mu_b,\ f(\mu_b)=\mu_a` at :math:`\eta=r\,\eta_c`, r > 1.
 
     Its lower point is the root of :math:`f^2(\mu)-\mu` in :math:`(0,1)` nearest the fixed point
-    (brentq on a geometric scan from 1; :math:`(f^2)'(1)=(1-Lr)^2\cdot\ldots>1` makes the fixed point
-    repel). For L = 2 it is the closed form of :func:`theory.eos_symbolic.two_cycle_depth2`.
+    (brentq on a geometric scan from 1; :math:`f'(1)=1-L\kappa=1-2r`, so :math:`(f^2)'(1)=(1-2r)^2>1` makes the
+    fixed point repel). For L = 2 it is the closed form of :func:`theory.eos_symbolic.two_cycle_depth2`.
     Near the orbit a balancing gap shrinks by :func:`gap_multiplier` at each point, i.e. by
 
     .. math:: \rho=\prod_{\mu\in\{\mu_a,\mu_b\}}\big(1-\kappa^2(\mu^L-1)^2\mu^{2(L-2)}\big)
@@ -274,8 +281,9 @@ def gap_multiplier(x, *, sigma, eta) -> np.ndarray:
 
     .. math:: x_{l+1}'^2-x_l'^2=(x_{l+1}^2-x_l^2)\Big(1-\eta^2e^2\prod_{j\ne l,l+1}x_j^2\Big),
 
-    so the gap shrinks in size iff :math:`\eta|e|q<\sqrt2` and keeps its sign iff :math:`\eta|e|q<1`
-    (:math:`q=\prod_{j\ne l,l+1}|x_j|`; 1 for L = 2). Gradient flow (η → 0) keeps it exactly.
+    so, with :math:`q=\prod_{j\ne l,l+1}|x_j|` (1 for L = 2) and :math:`t=\eta|e|q`, a nonzero gap shrinks in
+    size iff :math:`0<t<\sqrt2` (at t = √2 the factor is −1: same size, sign flipped; above, it grows), keeps
+    its sign iff :math:`t<1`, and stays exactly where :math:`e=0`. Gradient flow (η → 0) keeps it exactly.
 
     Args:
         x: layer scalars (..., L); sigma: target ≥ 0; eta: step > 0.
@@ -307,7 +315,6 @@ def attractor(ratio, *, depth: int, sigma: float = 1.0, transient: int = 4000, k
         out[t] = m
     with np.errstate(over="ignore", invalid="ignore"):
         return float(checks.positive("sigma", sigma)) * out**L
-
 
 
 # the aligned orbit's transverse stability needs the functions above: imported last (theory/eos_transverse.py)
