@@ -58,7 +58,9 @@ def test_two_cycle_is_a_two_cycle_and_matches_sympy_for_depth_2(depth):
 
 def test_period_doubling_points_depth2_start_at_sqrt5_and_approach_feigenbaum():
     r = eos.period_doubling_ratios(depth=2, count=5)
-    assert r[1] == pytest.approx(np.sqrt(5) - 1, abs=1e-10)  # Newton at the rounding of a 2-fold product
+    # hybr stops once its relative step is below its xtol = 1e-13 (theory.eos.period_doubling_ratios): the
+    # root is then that close, relatively (measured: equal to the last bit)
+    assert r[1] == pytest.approx(np.sqrt(5) - 1, rel=1e-13, abs=0)
     assert np.all(np.diff(r) > 0)
     d = np.diff(r)
     ratios = d[:-1] / d[1:]
@@ -83,6 +85,7 @@ def test_crisis_and_gap_multiplier():
     (lambda: eos.minimum_sharpness([1.0, 2.0], 1.0), "x"),
     (lambda: eos.balancing_gap([1.0, 2.0]), "layer_values"),
     (lambda: eos.oscillating_modes([1.0], depth=2, eta=-1.0), "eta"),
+    (lambda: eos.mode_map(0.5, kappa=-1.0, depth=2), "kappa"),
 ])
 def test_bad_input_names_the_argument(call, arg):
     with pytest.raises(ValueError, match=arg):
@@ -106,9 +109,47 @@ def test_aligned_cycle_radius_of_one_mode_is_its_multiplier_or_its_gap_rate(dept
     assert got == pytest.approx(max(abs(tc.multiplier), abs(tc.gap_rate)), abs=ulps(1000))
 
 
-def test_aligned_cycle_radius_sees_misalignment_grow_between_close_modes():
-    eta = 1.1 * eos.eos_thresholds([1.0], depth=2)[0]
-    assert eos.aligned_cycle_radius([1.0, 0.3], depth=2, eta=eta) < 1 + 1e-8  # neutral at most (rotations)
-    assert eos.aligned_cycle_radius([1.0, 0.9], depth=2, eta=eta) > 1.05
+#: neutral eigenvalues (hidden-space rotations, frozen gaps) are exactly 1, some in defective blocks whose
+#: computed moduli carry ~√eps of rounding: 2^26 ulps ≈ √eps (as verify/test_eos_subspace.py's RADIUS_TOL)
+NEUTRAL_TOL = ulps(2**26)
+
+
+def _fd_radius_depth2(sig, eta):
+    """The same monodromy for L = 2, computed independently: the 2-cycle from its closed form (ab = 1/κ,
+    a² + b² = 1 + 1/κ, κ = ησ), a mode below its threshold at its minimum, and Jacobians of a hand-written GD
+    step by central differences (real arithmetic, no complex step)."""
+    sig = np.asarray(sig, dtype=float)
+    n = sig.size
+    pts = []
+    for k in eta * sig:
+        u, v = (np.sqrt(1 + 3 / k), np.sqrt(1 - 1 / k)) if k > 1 else (2.0, 0.0)  # a + b, b − a
+        pts.append(((u - v) / 2, (u + v) / 2))
+    pts = np.sqrt(sig)[:, None] * np.array(pts)
+    M, h = np.diag(sig), np.finfo(float).eps ** (1 / 3)
+
+    def step(z):
+        W1, W2 = z[: n * n].reshape(n, n), z[n * n:].reshape(n, n)
+        R = W2 @ W1 - M
+        return np.concatenate([(W1 - eta * W2.T @ R).ravel(), (W2 - eta * R @ W1.T).ravel()])
+
+    J = np.eye(2 * n * n)
+    for j in range(2):
+        x = np.concatenate([np.diag(pts[:, j]).ravel()] * 2)
+        J = np.array([(step(x + h * e) - step(x - h * e)) / (2 * h) for e in np.eye(x.size)]).T @ J
+    return float(np.max(np.abs(np.linalg.eigvals(J)))), h
+
+
+@pytest.mark.parametrize("sig", [[1.0, 0.3], [1.0, 0.9], [2.0, 1.9, 0.5]])
+def test_aligned_cycle_radius_matches_finite_differences_and_sees_misalignment_grow(sig):
+    eta = 1.1 * eos.eos_thresholds(sig[:1], depth=2)[0]
+    got = eos.aligned_cycle_radius(sig, depth=2, eta=eta)
+    fd, h = _fd_radius_depth2(sig, eta)
+    if sig[1] < 0.5:  # distant modes: only the top mode oscillates, and the radius is the neutral 1
+        assert abs(got - 1) <= NEUTRAL_TOL and abs(fd - 1) <= NEUTRAL_TOL
+    else:  # close modes: a simple eigenvalue above 1 (misalignment grows)
+        assert got > 1 + NEUTRAL_TOL
+        # central differences of the cubic GD map err by exactly (h²/6)·(its third derivative, ~6η·σ) with no
+        # higher terms, plus rounding ~eps/h = h²: 64 h² covers both through the product of two Jacobians
+        assert got == pytest.approx(fd, abs=64 * h * h)
     with pytest.raises(ValueError, match="eta"):
-        eos.aligned_cycle_radius([1.0, 0.5], depth=2, eta=0.5 * eta)
+        eos.aligned_cycle_radius(sig, depth=2, eta=0.5 * eta)
