@@ -33,6 +33,7 @@ __all__ = [
     "detect_period",
     "init_layers",
     "oscillating_subspace",
+    "period_of",
     "run_eos",
     "sharpness",
 ]
@@ -57,7 +58,7 @@ class EosTrace:
     loss: np.ndarray           #: the loss (its normalisation: ``loss_name``)
     singular_values: np.ndarray  #: (T, min(n1, n2)) singular values of W_{L:1}
     layer_singular_values: np.ndarray  #: (T, L, k) singular values of W_1 … W_L (k = their smallest size)
-    gap: np.ndarray            #: (T, L−1) ‖V_kᵀ(W_{l+1}ᵀW_{l+1} − W_lW_lᵀ)V_k‖_F, V_k: W_{l+1}'s top-k right singular vectors
+    gap: np.ndarray            #: (T, L−1) ‖V_kᵀ(W_{l+1}ᵀW_{l+1} − W_lW_lᵀ)V_k‖_F, V_k: W_{l+1}'s top-k right singular vectors (run_eos)
     tail: np.ndarray           #: (keep, n1, n2) the last logged end-to-end matrices
     status: str                #: "bounded" or "diverged"
     diverged_at: int | None    #: the step at which it left the ball (None if bounded)
@@ -175,8 +176,16 @@ def run_eos(target, *, depth: int, eta: float, steps: int, init: str = "sequel",
     ``alpha`` multiplies the outer layers' step (Algorithm 1; meaningful for ``init="compressed"``).
     ``sharpness_every`` > 0 logs :func:`sharpness` every that many steps (0: never). A diverged run
     stops at the step it leaves the ball; its trace says so (``status``), it is not an exception.
-    ``gap_rank`` = k restricts the logged balancing gap to the top-k singular directions of each
-    :math:`W_{l+1}` (the modes that learn; default: all, the Frobenius norm of the whole gap).
+    ``gap_rank`` = k restricts the logged balancing gap to the top-k right singular directions of each
+    :math:`W_{l+1}` (the modes that learn; default: all, the Frobenius norm of the whole gap),
+    :math:`\|V_k^\top(W_{l+1}^\top W_{l+1}-W_lW_l^\top)V_k\|_F`. Where the k-th singular value is tied with
+    the (k+1)-th (to the SVD's backward error, ``max(shape)·eps·s_1``), the top k directions are not defined
+    (LAPACK would pick some basis of the tied space): V_k then spans every direction with a value >= s_k,
+    the smallest subspace that is defined — at the sequel's init (:math:`W_l=0.01I`) that is the whole gap.
+
+    Raises:
+        ValueError: a bad argument (named, with its value and range), a target that is not a finite 2-D
+            array, or ``layers`` that are not L finite matrices chaining to the target's shape — before any step.
     """
     L = checks.depth(depth)
     et = float(checks.positive("eta", eta))
@@ -189,10 +198,21 @@ def run_eos(target, *, depth: int, eta: float, steps: int, init: str = "sequel",
     if gap_rank is not None:
         checks.nonneg_int("gap_rank", gap_rank, 1)
     M = np.asarray(target, dtype=float)
+    if M.ndim != 2 or not np.all(np.isfinite(M)):
+        raise ValueError(f"target must be a finite 2-D array, got shape {M.shape}")
     Ws0 = init_layers(M, depth=L, init=init, scale=scale, seed=seed, rank_hat=rank_hat) if layers is None \
         else [np.array(W, dtype=float) for W in layers]
     if len(Ws0) != L:
         raise ValueError(f"layers must hold depth = {L} matrices, got {len(Ws0)}")
+    shapes = [W.shape for W in Ws0]
+    chain = all(len(a) == 2 for a in shapes) and all(b[1] == a[0] for a, b in zip(shapes, shapes[1:]))
+    if not chain or shapes[0][1] != M.shape[1] or shapes[-1][0] != M.shape[0] or \
+            not all(np.all(np.isfinite(W)) for W in Ws0):
+        raise ValueError(f"layers must be finite matrices W_1 … W_L with W_L⋯W_1 of the target's shape {M.shape}, "
+                         f"got shapes {shapes}")
+    if gap_rank is not None and gap_rank > min(W.shape[1] for W in Ws0[1:]):
+        raise ValueError(f"gap_rank must be an integer in [1, {min(W.shape[1] for W in Ws0[1:])}] (the inner "
+                         f"layers' input sizes), got {gap_rank!r}")
     Mt = torch.as_tensor(M)
     Ws = [torch.as_tensor(W.copy()) for W in Ws0]
     N = 1.0 if loss == "sum" else float(M.size)
@@ -217,7 +237,11 @@ def run_eos(target, *, depth: int, eta: float, steps: int, init: str = "sequel",
         for l in range(L - 1):
             D = Wn[l + 1].T @ Wn[l + 1] - Wn[l] @ Wn[l].T
             if gap_rank is not None:
-                V = np.linalg.svd(Wn[l + 1])[2][:gap_rank].T
+                _, sv, Vt = np.linalg.svd(Wn[l + 1])
+                sv = np.concatenate([sv, np.zeros(Vt.shape[0] - sv.size)])  # a wide layer's null directions: 0
+                tie = max(Wn[l + 1].shape) * np.finfo(float).eps * sv[0]  # the SVD's backward error
+                k = int(np.sum(sv >= sv[gap_rank - 1] - tie))  # gap_rank, or more where the cut is tied
+                V = Vt[:k].T
                 D = V.T @ D @ V
             gaps.append(float(np.linalg.norm(D)))
         log["gap"].append(gaps)
