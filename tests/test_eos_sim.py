@@ -29,7 +29,9 @@ def test_sharpness_matches_a_dense_hessian_on_a_tiny_instance():
     got = eos.sharpness(Ws, target, k=2)
     # ARPACK at tol = 0 converges to machine precision of ‖H‖; 12 parameters: 64·12 ulps of ‖H‖
     assert np.allclose(got, dense, rtol=0, atol=ulps(64 * 12) * np.max(np.abs(dense)))
-    assert eos.sharpness([np.array([[2.0]]), np.array([[2.0]])], np.array([[4.0]]))[0] == pytest.approx(8.0, rel=ulps(8))
+    # the balanced scalar minimum x = (2, 2) of ½(x_1x_2 − 4)²: σ²Σ1/x_l² = Lσ^{2−2/L} (here 16·(¼ + ¼))
+    assert eos.sharpness([np.array([[2.0]]), np.array([[2.0]])], np.array([[4.0]]))[0] == pytest.approx(
+        2 * 4.0 ** (2 - 2 / 2), rel=ulps(8))
 
 
 def test_the_sequels_init_and_a_bounded_oscillation_is_not_a_divergence():
@@ -90,3 +92,30 @@ def test_mean_loss_is_the_sum_loss_at_eta_times_n():
     b = eos.run_eos(M, depth=3, eta=0.01 * M.size, steps=40, loss="mean", scale=0.3)
     # the same iterates up to rounding of the scaled step (a few ulps a step, 40 steps)
     assert np.allclose(a.singular_values, b.singular_values, rtol=0, atol=ulps(8 * 40) * 4.0)
+
+
+def test_gap_rank_logs_the_top_k_block_and_the_whole_tied_space_where_the_cut_is_tied():
+    M3 = np.diag([4.0, 1.0, 0.0])
+    full = eos.run_eos(M3, depth=2, eta=0.01, steps=2, keep=2)
+    top = eos.run_eos(M3, depth=2, eta=0.01, steps=2, keep=2, gap_rank=1)
+    # step 0 of the sequel's init: W_2 = 0.01·I, every value tied, so no top direction is defined and the whole
+    # gap (√3·1e-4) is logged, never LAPACK's pick of one direction (1e-4); V_kᵀDV_k rounds at a few ulps
+    assert top.gap[0, 0] == pytest.approx(full.gap[0, 0], rel=ulps(16))
+    # distinct values: exactly the top mode's s_2² − s_1² (diagonal layers, top right singular vector e_1)
+    layers = [np.diag([1.0, 0.5, 0.2]), np.diag([2.0, 0.3, 0.1])]
+    t = eos.run_eos(M3, depth=2, eta=0.01, steps=1, keep=2, layers=layers, gap_rank=1)
+    assert t.gap[0, 0] == pytest.approx(2.0**2 - 1.0**2, rel=ulps(8))
+
+
+@pytest.mark.parametrize("kw,arg", [
+    (dict(target=np.array([1.0, 2.0])), "target"),
+    (dict(target=np.diag([np.nan, 1.0])), "target"),
+    (dict(layers=[np.eye(2), np.eye(3)]), "layers"),
+    (dict(layers=[np.eye(2), np.eye(2), np.eye(2)]), "layers"),
+    (dict(gap_rank=3), "gap_rank"),
+])
+def test_run_eos_refuses_a_bad_target_or_layers_before_any_step(kw, arg):
+    args = dict(target=M, depth=2, eta=0.1, steps=5)
+    args.update(kw)
+    with pytest.raises(ValueError, match=arg):
+        eos.run_eos(args.pop("target"), **args)
