@@ -37,12 +37,14 @@ SEQUEL_CLAIMS: list = [
           f"Each mode follows the balanced map {_MAP} (Eq. (13) rescaled), whose period doubles at η = r_k(L)·η_c(σ) "
           "with r_0 = 1 and, for L = 2, r_1 = √5 − 1 (sympy closed form); the r_k are the same for every σ (values "
           "for L = 2…6 in the evidence) and their gap ratios approach Feigenbaum's δ (the last within "
-          f"{EOS_FEIGENBAUM_TOLERANCE:g}). GD on the matrix problem (sim, the sequel's init) has period 2^k in each "
-          f"window (r_k, r_{{k+1}}), k <= 3, and no period up to {EOS_MAX_PERIOD} past the accumulation point. The route "
-          "ends at the crisis r_×(L) where the critical orbit reaches 0 (f²(c) = 0; values in the evidence): beyond it "
-          "GD with L >= 3 collapses the mode to the saddle W_{L:1} = 0 (it unlearns it; no divergence), while L = 2 "
-          "keeps a bounded oscillation until it diverges further up (measured). With several modes each follows "
-          "its own r_k at η/η_{c,i}."),
+          f"{EOS_FEIGENBAUM_TOLERANCE:g}). GD on the matrix problem (sim, the sequel's init) has period 2^k at the "
+          "midpoint of each window (r_k, r_{k+1}), k <= 3, and past the accumulation point r_∞ (L = 2, 3, at one η "
+          f"between r_∞ and the crisis; in the evidence) no period up to {EOS_MAX_PERIOD}, with runs 1e-9 apart "
+          "separating to O(σ): chaos — not everywhere past r_∞, which has periodic windows (periods 6 and 3 in the "
+          "eos-bifurcation figure). The route ends at the crisis r_×(L) where the critical orbit reaches 0 "
+          "(f²(c) = 0; values in the evidence): just past it GD with L >= 3 (L = 3, 4 checked) collapses the mode to "
+          "the saddle W_{L:1} = 0 (it unlearns it), while L = 2 keeps a bounded oscillation; further up (2.6 η_c) "
+          "every depth checked diverges (measured). With several modes each follows its own r_k at η/η_{c,i}."),
     _eos("eos-subspace",
           "In the 2-period regime the oscillations stay inside a small subspace whose dimension is set precisely "
           "by the learning rate.",
@@ -54,7 +56,8 @@ SEQUEL_CLAIMS: list = [
           f"{EOS_SUBSPACE_MARGIN:.0%} from its threshold; ranges in the evidence). Zero-target modes never oscillate. "
           "'Attracts' is a condition the per-mode picture misses: the monodromy of GD around the aligned, balanced "
           "orbit (theory.eos.aligned_cycle_radius) has cross-mode (misalignment) directions that grow once two "
-          "oscillating or nearby modes are close — already for the sequel's own spectrum at η = 0.034 and 0.036. "
+          "oscillating or nearby modes are close — for the sequel's own spectrum from one η_× on (in the evidence; "
+          "between η_{c,1} and η_{c,2}, attracting below it), e.g. at η = 0.034 and 0.036. "
           "The sequel's scripts escape this only because a diagonal target with a diagonal init keeps every "
           "misalignment exactly 0; with the same spectrum on Haar singular vectors GD leaves the 2-cycle "
           "(aperiodic or diverging; counterexample). For Algorithm 1 with α ≠ 1 the count must use α^{2/L}η (its "
@@ -68,8 +71,8 @@ SEQUEL_CLAIMS: list = [
           "freezes at a nonzero value once GD converges. It decays to zero only in modes that keep oscillating "
           "(η > η_{c,i}): on the 2-cycle by ρ = ∏(1 − κ²(μ^L − 1)²μ^{2(L−2)}) per period (L = 2: ρ = 3 − 2κ), measured "
           f"within a relative {EOS_GAP_RATE_TOLERANCE:g}. Zero-target modes' gaps never move, so the network's gap "
-          "‖W_{l+1}ᵀW_{l+1} − W_lW_lᵀ‖ does not vanish in the sequel's own setting. |gap| shrinks at every step iff "
-          "η|e_t|∏|x_j| <= √2 throughout: true in the 2-period regime (searched, L = 2…6), false for L = 2 once "
+          "‖W_{l+1}ᵀW_{l+1} − W_lW_lᵀ‖ does not vanish in the sequel's own setting. |gap| never grows iff "
+          "η|e_t|∏_{j≠l,l+1}|x_j| <= √2 at every step: true in the 2-period regime (searched, L = 2…6), false for L = 2 once "
           "ησ_1 > √2 (the first steps from a small init, e ≈ −σ_1; counterexample). From an unbalanced init below "
           "η_c whose minimum is sharper than 2/η, GD oscillates, the gap shrinks and stops at a nonzero value once "
           "the sharpness is <= 2/η (counterexample to 'to zero')."),
@@ -79,7 +82,7 @@ SEQUEL_CLAIMS: list = [
           "Read as: the sharpness of the flattest minimum, Lσ_1^{2−2/L} (Lanczos on GD's minima equals σ²Σ1/x_l² "
           "of GD's own layers and is never below the balanced value), grows with depth, so the step size at which "
           "EoS begins, 2/(Lσ_1^{2−2/L}), falls. From L to L + 1 this holds iff σ_1 > (L/(L+1))^{L(L+1)/2} — for "
-          "every L when σ_1 >= 8/27; for smaller σ_1 the deeper minimum is flatter and the threshold rises "
+          "every L when σ_1 > 8/27 (at σ_1 = 8/27, L = 2 and 3 tie); for smaller σ_1 the deeper minimum is flatter and the threshold rises "
           "(counterexample)."),
     _eos("eos-shallow",
           "Shallow models and simple targets need not show edge-of-stability behaviour at all.",

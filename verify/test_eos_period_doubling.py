@@ -66,7 +66,8 @@ def test_past_the_accumulation_point_there_is_no_period_and_orbits_separate(reco
 
 @pytest.mark.claim(CLAIM)
 def test_what_ends_the_route(record):
-    """Past the crisis: L >= 3 collapses the mode to 0 (measured), L = 2 stays bounded, then diverges."""
+    """Just past the crisis (r_× + 0.1): L >= 3 collapses the mode to 0, L = 2 stays bounded (its orbit merges with
+    its mirror image); further up (2.6 η_c, past L = 2's r_end = 2) every depth diverges."""
     out = {}
     for depth in (2, 3, 4):
         crisis = eos.positive_crisis_ratio(depth=depth)
@@ -74,6 +75,7 @@ def test_what_ends_the_route(record):
             tr, _ = mode_run([4.0], depth=depth, ratio=ratio, steps=2000)
             out[f"L = {depth}, {ratio:.3f} η_c"] = classify(tr, rank=1, max_period=16)
     record.evidence(CLAIM, "past the crisis (GD, σ* = (4, 0), sequel init)", out)
-    assert out[f"L = 3, {eos.positive_crisis_ratio(depth=3) + 0.1:.3f} η_c"] == "collapsed"
+    for depth in (3, 4):
+        assert out[f"L = {depth}, {eos.positive_crisis_ratio(depth=depth) + 0.1:.3f} η_c"] == "collapsed"
     assert out[f"L = 2, {eos.positive_crisis_ratio(depth=2) + 0.1:.3f} η_c"] == "aperiodic"  # bounded, merged
-    assert out["L = 2, 2.600 η_c"] == "diverged"
+    assert all(out[f"L = {depth}, 2.600 η_c"] == "diverged" for depth in (2, 3, 4))

@@ -171,3 +171,27 @@ def test_algorithm1_with_alpha_needs_the_outer_step_in_the_count(record):
     record.counterexample(CLAIM, eos_example(
         "subspace-count", f"Algorithm 1 with alpha = {alpha:g}: one oscillating direction at eta = 0.7 eta_c (count 0)",
         M, layers, eta=eta, steps=STEPS, alpha=alpha, rank_rtol=PERIOD_RTOL, measured_dim=dim, count_with_eta=plain))
+
+
+@pytest.mark.claim(CLAIM)
+def test_where_the_sequels_aligned_orbit_starts_to_repel(record):
+    """The line for the sequel's spectrum: on a grid over the top mode's 2-period regime the aligned orbit attracts,
+    then repels from one point on (one crossing, tolerance-free); the crossing η_× by bisection lies between the top
+    mode's threshold and the second's — a non-oscillating mode next to an oscillating one is enough."""
+    th = eos.eos_thresholds(SEQUEL, depth=3)
+    r1 = float(eos.period_doubling_ratios(depth=3, count=2)[1])
+
+    def repels(eta):
+        return eos.aligned_cycle_radius(SEQUEL, depth=3, eta=eta) > 1 + RADIUS_TOL
+
+    grid = th[0] * np.linspace(1.0, r1, 41)[1:-1]
+    bad = np.array([repels(e) for e in grid])
+    j = int(np.argmax(bad))
+    assert 0 < j and bad[j] and not np.any(bad[:j]) and np.all(bad[j:])
+    lo, hi = float(grid[j - 1]), float(grid[j])
+    while hi - lo > ulps(2**20) * hi:  # far below the grid's step, far above rounding of η
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if repels(mid) else (mid, hi)
+    record.evidence(CLAIM, "sequel's spectrum: the aligned orbit repels misalignment from η_× = (η, η/η_c1), "
+                           "attracting below", [float(f"{hi:.5g}"), float(f"{hi / th[0]:.5g}")])
+    assert th[0] < hi < th[1]
