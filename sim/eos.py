@@ -15,6 +15,7 @@ Nothing here asks theory for a number it then reports.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 import scipy.sparse.linalg as sla
@@ -205,7 +206,7 @@ def run_eos(target, *, depth: int, eta: float, steps: int, init: str = "sequel",
     if len(Ws0) != L:
         raise ValueError(f"layers must hold depth = {L} matrices, got {len(Ws0)}")
     shapes = [W.shape for W in Ws0]
-    chain = all(len(a) == 2 for a in shapes) and all(b[1] == a[0] for a, b in zip(shapes, shapes[1:]))
+    chain = all(len(a) == 2 for a in shapes) and all(b[1] == a[0] for a, b in pairwise(shapes))
     if not chain or shapes[0][1] != M.shape[1] or shapes[-1][0] != M.shape[0] or \
             not all(np.all(np.isfinite(W)) for W in Ws0):
         raise ValueError(f"layers must be finite matrices W_1 … W_L with W_L⋯W_1 of the target's shape {M.shape}, "

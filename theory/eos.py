@@ -318,4 +318,4 @@ def attractor(ratio, *, depth: int, sigma: float = 1.0, transient: int = 4000, k
 
 
 # the aligned orbit's transverse stability needs the functions above: imported last (theory/eos_transverse.py)
-from .eos_transverse import aligned_cycle_radius  # noqa: F401  (re-exported: in __all__)
+from .eos_transverse import aligned_cycle_radius  # re-exported: in __all__
