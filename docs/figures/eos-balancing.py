@@ -11,7 +11,8 @@ CAPTION = ("Left: one mode (σ* = 10), L = 3, sum loss, the sequel's init W_1 = 
            "s_2² − s_1² = 1e-4 at the start); |s_2² − s_1²| of the layers' top singular values along GD for η below and "
            "above η_c, with theory's decay ρ^{t/2} per 2-cycle (theory.eos.two_cycle(...).gap_rate, black dashes, "
            "drawn from where GD reaches its orbit). Right: the sequel's target diag(10, 9.5, 9, 0, 0) at η = 0.0363: "
-           "‖W_2ᵀW_2 − W_1W_1ᵀ‖_F of the whole network (blue) and on its top-3 singular directions (red): the "
+           "‖W_2ᵀW_2 − W_1W_1ᵀ‖_F of the whole network (blue) and on W_2's top-3 right singular directions (red; "
+           "where W_2's values tie across the cut, as at W_2 = 0.01·I, the whole tied space: sim.eos.run_eos): the "
            "zero-target modes keep their gap, so the network's gap does not vanish.")
 PAPER = None
 FULL = dict(depth=3, sigma=10.0, ratios=[0.9, 1.05, 1.1, 1.2], steps=4000, sequel=[10.0, 9.5, 9.0], d=5, eta=0.0363)

@@ -12,7 +12,8 @@ CAPTION = ("GD (sim.eos) on the sequel's target diag(10, 9.5, 9, 0, 0), L = 3, s
            "torch.func Hessian–vector products, never a dense Hessian), every few steps, for a step below the edge "
            "and two above it; dashed: 2/η of each run; black: the balanced minimum's sharpness Lσ_1^{2−2/L} "
            "(theory.eos.mode_sharpness). Below the edge the sharpness settles at the minimum's; above it GD cannot "
-           "sit at a minimum sharper than 2/η and the sharpness oscillates about 2/η.")
+           "settle at a minimum sharper than 2/η, yet along its orbit the sharpness is not pinned at 2/η: with one "
+           "oscillating mode it alternates across 2/η, with three both points of the 2-cycle lie above it.")
 PAPER = None
 FULL = dict(depth=3, sigma=[10.0, 9.5, 9.0], d=5, etas=[0.0300, 0.0330, 0.0360], steps=1500, every=3)
 FAST = dict(depth=3, sigma=[10.0, 9.5, 9.0], d=5, etas=[0.0300, 0.0330, 0.0360], steps=900, every=7)

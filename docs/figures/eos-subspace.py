@@ -15,6 +15,9 @@ CAPTION = ("The sequel's spectrum (10, 9.5, 9), L = 3, sum loss. GD's oscillatin
            "(theory.eos.oscillating_modes); grey: where the aligned orbit repels misalignment "
            "(theory.eos.aligned_cycle_radius > 1).")
 PAPER = None
+#: the aligned orbit's neutral eigenvalues are exactly 1, some in defective blocks whose computed moduli carry
+#: ~√eps of rounding: 2^26 ulps ≈ √eps above 1 is still neutral (as verify/test_eos_subspace.py's RADIUS_TOL)
+NEUTRAL = 2.0**26 * np.finfo(float).eps
 FULL = dict(depth=3, sigma=[10.0, 9.5, 9.0], etas=[0.0290, 0.0385, 64], steps=3000, seed=0)
 FAST = dict(depth=3, sigma=[10.0, 9.5, 9.0], etas=[0.0290, 0.0385, 24], steps=2500, seed=0)
 
@@ -50,7 +53,7 @@ def make(ctx):
     e = np.array([r["eta"] for r in rows])
     fig, ax = plt.subplots(figsize=(8, 4.2))
     for r in rows:
-        if r["radius"] is not None and r["radius"] > 1 + 1e-8:
+        if r["radius"] is not None and r["radius"] > 1 + NEUTRAL:
             ax.axvspan(r["eta"] - 0.5 * (e[1] - e[0]), r["eta"] + 0.5 * (e[1] - e[0]), color="0.9", lw=0)
     ax.step(e, [r["count"] for r in rows], where="mid", color=COLORS["theory"], label="theory: #{i: η > η_i}")
     ax.plot(e, [r["diagonal"] for r in rows], "o", color=COLORS["compressed"], ms=5, label="GD, diagonal (sequel's scripts)")
@@ -69,8 +72,8 @@ def notes_from(data, settings) -> list[str]:
     two = [r for r in rows if r["radius"] is not None]
     diag_ok = sum(r["diagonal"] == r["count"] for r in two)
     haar_ok = sum(r["haar"] == r["count"] for r in two)
-    stable = [r for r in two if r["radius"] <= 1 + 1e-8]
-    first_bad = min((r["eta"] for r in two if r["radius"] > 1 + 1e-8), default=None)
+    stable = [r for r in two if r["radius"] <= 1 + NEUTRAL]
+    first_bad = min((r["eta"] for r in two if r["radius"] > 1 + NEUTRAL), default=None)
     return [f"2-period regime (η below the second doubling {data['second_doubling_eta']:.5f}): {len(two)} steps drawn; "
             f"diagonal GD matches the count at {diag_ok}, Haar GD at {haar_ok}",
             f"aligned orbit attracting (radius <= 1) at {len(stable)} of them; repelling from η = "
