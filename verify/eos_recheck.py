@@ -50,13 +50,14 @@ def _run(c, layers_key="layers_W1_to_WL"):
 
 
 def _scalar_sharpness(xs, sigma):
-    """Top Hessian eigenvalue of ½(∏x − σ)² at x (closed form: ggᵀ + e·∂²p)."""
+    """Top Hessian eigenvalue of ½(∏x − σ)² at x: H = ggᵀ + e·∂²p, g_i = ∏_{k≠i}x_k, (∂²p)_ij = ∏_{k≠i,j}x_k
+    (i ≠ j; 0 on the diagonal), e = ∏x − σ. The products are formed directly, never as p/x_i, so a zero layer
+    scalar (the saddle) is exact rather than 0/0."""
     x = np.array(xs, dtype=float)
-    p = np.prod(x)
-    g = p / x
-    H = (p - sigma) * p / np.outer(x, x)
-    np.fill_diagonal(H, 0.0)
-    H += np.outer(g, g)
+    n = x.size
+    g = np.array([np.prod(np.delete(x, i)) for i in range(n)])
+    d2 = np.array([[np.prod(np.delete(x, [i, j])) if i != j else 0.0 for j in range(n)] for i in range(n)])
+    H = np.outer(g, g) + (np.prod(x) - sigma) * d2
     return float(np.linalg.eigvalsh(H)[-1])
 
 
