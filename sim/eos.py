@@ -148,6 +148,10 @@ def sharpness(weights, target, *, loss: str = "sum", k: int = 1, seed: int = 0) 
     Ws = [torch.as_tensor(np.asarray(W, dtype=float)) for W in weights]
     M = torch.as_tensor(np.asarray(target, dtype=float))
     shapes = [tuple(W.shape) for W in Ws]
+    if len(shapes) < 2 or not all(len(a) == 2 for a in shapes) or M.ndim != 2 or \
+            not all(b[1] == a[0] for a, b in pairwise(shapes)) or (shapes[-1][0], shapes[0][1]) != tuple(M.shape):
+        raise ValueError(f"weights must be L >= 2 matrices W_1 … W_L with W_L⋯W_1 of the target's shape "
+                         f"{tuple(M.shape)}, got shapes {shapes}")
     f = _loss_fn(M, shapes, loss)
     theta = torch.cat([W.reshape(-1) for W in Ws])
     n = theta.numel()
@@ -298,6 +302,7 @@ def detect_period(values, *, max_period: int = 64, rtol: float = PERIOD_RTOL) ->
     x = np.asarray(values, dtype=float)
     x = x.reshape(x.shape[0], -1) if x.ndim else x.reshape(1, 1)
     pmax = checks.nonneg_int("max_period", max_period, 1)
+    rtol = float(checks.positive("rtol", rtol))
     if x.shape[0] < 3 * pmax:
         raise ValueError(f"values must hold at least 3 * max_period = {3 * pmax} logged steps to show a period "
                          f"up to {pmax}, got {x.shape[0]}; run longer or lower max_period")
@@ -333,6 +338,7 @@ def oscillating_subspace(tail, period: int, *, rtol: float = PERIOD_RTOL) -> tup
     """
     X = np.asarray(tail, dtype=float)
     p = checks.nonneg_int("period", period, 1)
+    rtol = float(checks.positive("rtol", rtol))
     if X.ndim != 3 or X.shape[0] < p:
         raise ValueError(f"tail must hold at least period = {p} matrices (keep >= period), got shape {X.shape}")
     pts = X[-p:]
