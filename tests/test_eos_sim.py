@@ -119,3 +119,14 @@ def test_run_eos_refuses_a_bad_target_or_layers_before_any_step(kw, arg):
     args.update(kw)
     with pytest.raises(ValueError, match=arg):
         eos.run_eos(args.pop("target"), **args)
+
+
+@pytest.mark.parametrize("call,arg", [
+    (lambda: eos.sharpness([np.eye(2), np.eye(3)], np.eye(2)), "weights"),
+    (lambda: eos.sharpness([np.eye(2), np.eye(2)], np.eye(3)), "weights"),
+    (lambda: eos.detect_period(np.zeros((30, 1)), max_period=4, rtol=-1.0), "rtol"),
+    (lambda: eos.oscillating_subspace(np.zeros((2, 2, 2)), 2, rtol=0.0), "rtol"),
+])
+def test_sharpness_and_the_period_tools_refuse_bad_input(call, arg):
+    with pytest.raises(ValueError, match=arg):
+        call()
