@@ -198,3 +198,21 @@ def test_where_the_sequels_aligned_orbit_starts_to_repel(record):
     record.evidence(CLAIM, "sequel's spectrum: the aligned orbit repels misalignment from η_× = (η, η/η_c1), "
                            "attracting below", [float(f"{hi:.5g}"), float(f"{hi / th[0]:.5g}")])
     assert th[0] < hi < th[1]
+
+
+@pytest.mark.claim(CLAIM)
+@given(instances())
+@settings(max_examples=max(20, settings().max_examples))
+def test_the_instances_strategy_keeps_every_mode_off_its_threshold(inst):
+    """The strategy's promise, checked on what it draws: η/η_i recomputed from the spectrum puts the top mode in
+    [1 + m, r_1(L) − m], every mode at least m from its threshold, and successive modes a factor >= 1 + m apart
+    (to the rounding of σ ↦ σ^{1/p} ↦ σ^p: a few ulps, 16 allowed)."""
+    sig, L, m = inst["sig"], inst["depth"], EOS_SUBSPACE_MARGIN
+    eta = inst["top"] * float(eos.eos_thresholds(sig[:1], depth=L)[0])
+    r = eta / eos.eos_thresholds(sig, depth=L)
+    r1 = float(eos.period_doubling_ratios(depth=L, count=2)[1])
+    slack = ulps(16) * np.max(r)
+    assert 1 + m - slack <= r[0] <= r1 - m + slack
+    assert np.all(np.abs(r - 1) >= m - slack)
+    assert np.all(r[:-1] >= (1 + m) * r[1:] - slack)
+    assert inst["d"] >= sig.size and (inst["init"] != "orthogonal" or (inst["d"] == sig.size and sig.size >= 2))
