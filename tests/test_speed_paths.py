@@ -77,6 +77,20 @@ def test_gd_steps_equals_that_many_gd_step_calls(name):
         sim.gd_steps(W2, sc, cfg.eta, p, -1)
 
 
+@pytest.mark.parametrize("name", ["compressed-factored-L3", "wide-residual", "completion-varying-n"])
+def test_a_batch_run_tile_by_tile_is_the_same_computation(name, monkeypatch):
+    """Tiles of one instance (and of two, across a mixed-η batch): every instance's arithmetic is its own."""
+    cfg = _cfg(**CASES[name])
+    We, te = _gd(cfg, fused=False)
+    monkeypatch.setattr(fused_mod, "TILE_BYTES", 1)  # one instance per tile
+    Wf, tf = _gd(cfg)
+    assert all(torch.equal(a, b) for a, b in zip(Wf, We)) and _same_trace(tf, te)
+    cfgs = _mixed(CASES[name])
+    monkeypatch.setattr(fused_mod, "_tile", lambda Ws, M: 2)
+    for c, (tr, _) in zip(cfgs, execute_many(cfgs)):
+        assert _same_trace(tr, sim.execute(c)[0])
+
+
 def test_the_python_fallback_of_a_chunk_is_the_same_computation(monkeypatch):
     """Where TorchScript is unavailable the Python functions run: the same ops, the same bits."""
     cfg = _cfg(**CASES["compressed-factored-L3"])
