@@ -19,7 +19,8 @@ FIG_DIR = ROOT / "docs" / "figures"
 
 PAPER_FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13",
                  "fig14", "fig15", "fig16", "fig18", "fig19", "fig20", "fig21", "fig22", "table3"]
-NEW_FIGURES = ["ode-vs-gd", "theorem2-map", "corollary1-gap", "alpha-law", "sparse-scaling", "corollary1-map", "theorem2-flow", "incremental-map"]
+NEW_FIGURES = ["ode-vs-gd", "theorem2-map", "corollary1-gap", "alpha-law", "sparse-scaling", "corollary1-map", "theorem2-flow",
+               "incremental-map", "theorem2-gd-map", "eos-bifurcation", "eos-sharpness", "eos-balancing", "eos-subspace"]
 
 
 def test_every_figure_the_issue_lists_has_a_script_and_committed_outputs_drawn_with_its_settings():
@@ -38,7 +39,9 @@ def test_every_figure_the_issue_lists_has_a_script_and_committed_outputs_drawn_w
     assert order.index("fig2") < order.index("fig10") < order.index("table3") < order.index("ode-vs-gd")
 
 
-@pytest.mark.parametrize("name", ["ode-vs-gd", "corollary1-gap", "alpha-law", "sparse-scaling", "corollary1-map", "theorem2-flow", "incremental-map"])
+@pytest.mark.parametrize("name", ["ode-vs-gd", "corollary1-gap", "alpha-law", "sparse-scaling", "corollary1-map", "theorem2-flow",
+                                  "incremental-map", "theorem2-gd-map", "eos-bifurcation", "eos-sharpness", "eos-balancing",
+                                  "eos-subspace"])
 def test_committed_notes_are_recomputed_from_their_own_plotted_numbers(name):
     """The notes beside a picture say what its JSON's numbers say (nothing typed, nothing stale)."""
     meta = json.loads((FIG_DIR / f"{name}.json").read_text())
