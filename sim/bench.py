@@ -31,7 +31,7 @@ import theory
 
 from .build import make_problem
 from .config import RunConfig
-from .fused import Coefficients, fused_chunk
+from .fused import Coefficients, _tile, fused_chunk
 from .gd import CHUNK, gd_step, uses_factored_step
 from .models import init_compressed, init_wide, widths_of
 from .bench_report import format_bench, targets, to_json, write_outputs  # noqa: F401  (re-exported)
@@ -220,7 +220,11 @@ def _batched(model, d, sizes, dev, dtype, eta, peer, timing, mm, sync):
     fns = {B: _engine(s[1], s[2], s[3], eta, k) for B, s in setups.items()}
     big = max(sizes)
     _, pb, Wb, scb = setups[big]
-    fns["kernels"] = _kernels(Wb, scb, eta, pb, k)
+    # the step's matmuls alone, tile by tile as the engine runs a batch (sim.fused._tile)
+    tile = min(big, _tile(Wb, pb.target))
+    _, pt, Wt, sct = _setup(model, d, tile, dev, dtype)
+    per_tile = _kernels(Wt, sct, eta, pt, k)
+    fns["kernels"] = lambda: [per_tile() for _ in range(-(-big // tile))]
     if model == "compressed":  # a sweep cell: a different η per instance (per-instance coefficients)
         Wm = [W.clone() for W in Wb]
         fns["mixed"] = _engine(pb, Wm, scb, list(eta * (1 + np.arange(big) / big)), k)
