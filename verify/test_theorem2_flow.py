@@ -105,7 +105,7 @@ def test_fails_with_the_literal_eq3_init(record):
 
 
 # ------------------------------------------------------------------ the law r̂ <= d − r, from the region map
-FLOW_MAPS = ("theorem2-flow", "theorem2-flow-L3")
+FLOW_MAPS = ("theorem2-flow", "theorem2-flow-L3", "theorem2-flow-eps")
 
 
 @pytest.mark.claim(CLAIM)
