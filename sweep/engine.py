@@ -74,7 +74,12 @@ def describe(spec: Spec, workers: int | None = None) -> str:
                      f"{cal['seconds'] / min(w, len(plan.todo)):.3g} s on {min(w, len(plan.todo))}")
     for b in plan.todo[:20]:
         desc = ", ".join(f"{k}={v}" for k, v in _varying(spec, b.config).items())
-        lines.append(f"  batch {b.key}: seeds {b.config.seed}..{b.config.seed + b.config.seeds - 1}  {desc}")
+        if b.config.seeds == 1 and len(b.points) > 1:  # a batch of configs (sim.many): its points' η, α, ε, seeds
+            pts = "; ".join(f"seed {p.seed} η={p.eta:g} α={p.alpha:g} ε={p.eps:g}" for p in b.points[:4])
+            more = f"; … {len(b.points) - 4} more" if len(b.points) > 4 else ""
+            lines.append(f"  batch {b.key}: {len(b.points)} configs ({pts}{more})  {desc}")
+        else:
+            lines.append(f"  batch {b.key}: seeds {b.config.seed}..{b.config.seed + b.config.seeds - 1}  {desc}")
     if len(plan.todo) > 20:
         lines.append(f"  … and {len(plan.todo) - 20} more batches")
     return "\n".join(lines)

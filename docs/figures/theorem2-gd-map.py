@@ -24,8 +24,8 @@ CAPTION = ("Both networks along GD on factorization targets with the authors' sp
            "r̂ and ε (dashed: r̂ = d − r, the flow's line).")
 PAPER = None
 SWEEP = "docs/sweeps/theorem2-gd"
-FULL = dict(results=[f"{SWEEP}-alpha/results.parquet", f"{SWEEP}-rank/results.parquet"],
-            spec=["docs/sweeps/theorem2-gd-alpha.toml", "docs/sweeps/theorem2-gd-rank.toml"])
+#: the α panel's tables, the (r̂, ε) panel's, and the longer horizon of its r̂ >= d − r cells (in the notes)
+FULL = dict(alpha=["alpha", "alpha-below1"], rank=["rank"], long=["rank-long"])
 FAST = dict(FULL)  # the same tables: measured once (python -m sweep.maps), the figure only reads them
 
 
@@ -47,8 +47,14 @@ def cells(df: pd.DataFrame, by: list[str]) -> list[dict]:
 
 
 def notes_from(data: dict, settings: dict | None = None) -> list[str]:
-    a, r = pd.DataFrame(data["alpha"]), pd.DataFrame(data["rank"])
+    a, r, lg = pd.DataFrame(data["alpha"]), pd.DataFrame(data["rank"]), pd.DataFrame(data["long"])
     notes = []
+    fails = sorted(a[a.violating == a.n].alpha.unique())
+    holds = sorted(a[a.violating == 0].alpha.unique())
+    mixed = sorted(set(a.alpha) - set(fails) - set(holds))
+    notes.append(f"the line in α: fails at every η for α ∈ {{{', '.join(f'{x:g}' for x in fails)}}}, holds at every η for "
+                 f"α ∈ {{{', '.join(f'{x:g}' for x in holds)}}}" + (f", mixed at {mixed}" if mixed else "") +
+                 (f"; so α* ∈ ({max(fails):g}, {min(holds):g})" if fails and holds and max(fails) < min(holds) else ""))
     bad = a[a.violating > 0]
     mono = a[(a.eta_fraction <= 0.5) & (a.alpha >= 1)]
     notes.append(f"(η/η_c(α), α) map: {int(a.violating.sum())} of {int(a.n.sum())} seeds violate, in {len(bad)} of "
@@ -64,6 +70,10 @@ def notes_from(data: dict, settings: dict | None = None) -> list[str]:
     notes.append(f"(r̂, ε) map: {int(r.violating.sum())} of {int(r.n.sum())} seeds violate, in {len(bad)} of {len(r)} "
                  f"cells; with r̂ ≤ d − r: {int(low.violating.sum())} of {int(low.n.sum())}; violating cells (r̂, ε): "
                  f"{', '.join(f'({int(x.rank_hat)}, {x.eps:g})' for x in bad.itertuples()) or 'none'}")
+    notes.append(f"longer horizon for r̂ ≥ d − r ({int(lg.steps.min())} … {int(lg.steps.max())} steps): "
+                 f"{int(lg.violating.sum())} of {int(lg.n.sum())} seeds violate; violating cells (r̂, ε): "
+                 f"{', '.join(f'({int(x.rank_hat)}, {x.eps:g}): first at step {int(x.first_violation)}' for x in lg[lg.violating > 0].itertuples()) or 'none'}; "
+                 f"worst relative margin {lg.worst_rel.min():.3g}")
     return notes
 
 
@@ -92,13 +102,21 @@ def _map(ax, t: pd.DataFrame, x: str, y: str, xl: str, yl: str, title: str):
     return im, xs, ys
 
 
+def _tables(names: list[str]) -> pd.DataFrame:
+    frames = []
+    for n in names:
+        spec = f"docs/sweeps/theorem2-gd-{n}.toml"
+        path = recorded(f"{SWEEP}-{n}/results.parquet", f"python -m sweep.maps {spec} --out {SWEEP}-{n}")
+        tomllib.loads(Path(spec).read_text())  # the spec must parse (it names the grid the table holds)
+        frames.append(pd.read_parquet(path))
+    return pd.concat(frames, ignore_index=True)
+
+
 def make(ctx):
     s = ctx.settings
-    for path, sp in zip(s["results"], s["spec"]):
-        recorded(path, f"python -m sweep.maps {sp} --out {Path(path).parent}")
-        tomllib.loads(Path(sp).read_text())  # the spec must parse (it names the grid the table holds)
-    da, dr = (pd.read_parquet(p) for p in s["results"])
-    data = {"alpha": cells(da, ["alpha", "eta_fraction"]), "rank": cells(dr, ["rank_hat", "eps", "d", "rank"])}
+    by = ["rank_hat", "eps", "d", "rank"]
+    data = {"alpha": cells(_tables(s["alpha"]), ["alpha", "eta_fraction"]), "rank": cells(_tables(s["rank"]), by),
+            "long": cells(_tables(s["long"]), by)}
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.4))
     ta = pd.DataFrame(data["alpha"])
     im, xs, ys = _map(axes[0], ta, "alpha", "eta_fraction", "α", r"$\eta/\eta_c(\alpha)$",
