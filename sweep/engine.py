@@ -88,7 +88,7 @@ def describe(spec: Spec, workers: int | None = None) -> str:
 #: steps timed per batch shape by :func:`calibrate`
 CALIBRATION_STEPS = 30
 #: what decides a step's cost (not η, α, ε, the seed or the number of steps)
-_SHAPE_FIELDS = ("problem", "model", "d", "d2", "rank", "rank_hat", "depth", "width", "widths", "measurements",
+_SHAPE_FIELDS = ("problem", "model", "d", "d2", "rank_hat", "depth", "width", "widths", "measurements",
                  "observed", "sampling", "storage", "target", "target_file", "ratings_file", "mode", "device", "dtype",
                  "log_every")
 
