@@ -201,19 +201,24 @@ def figures_command(args, parser) -> int:
     if args.paper:
         return _paper(args, parser, scripts)
     names = args.names or list(scripts)
-    failed = []
-    t0 = time.perf_counter()
-    for n in names:
+    return _draw_all(names, scripts, [], time.perf_counter(), "figure(s)",
+                     lambda n: make_figure(n, scripts[n], fast=args.fast, runs_root=Path(args.runs), out_dir=FIG_DIR),
+                     lambda n, meta: f"{FIG_DIR}/{n}.png  {meta['title']}")
+
+
+def _draw_all(names, scripts, failed: list, t0: float, what: str, draw, line) -> int:
+    """Draw each figure (one broken figure must not hide the others), rebuild the gallery, report."""
+    for n in [n for n in names if n not in failed]:
         t1 = time.perf_counter()
         try:
-            meta = make_figure(n, scripts[n], fast=args.fast, runs_root=Path(args.runs), out_dir=FIG_DIR)
-            print(f"{n:16s} {time.perf_counter() - t1:6.1f} s  {FIG_DIR}/{n}.png  {meta['title']}")
-        except Exception as exc:  # one broken figure must not hide the others
+            meta = draw(n)
+            print(f"{n:16s} {time.perf_counter() - t1:6.1f} s  {line(n, meta)}")
+        except Exception as exc:
             failed.append(n)
             traceback.print_exc()
             print(f"{n:16s} FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
     page = write_gallery(FIG_DIR)
-    print(f"{len(names) - len(failed)} figure(s) in {time.perf_counter() - t0:.0f} s; gallery: {page}")
+    print(f"{len(names) - len(failed)} {what} in {time.perf_counter() - t0:.0f} s; gallery: {page}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -229,22 +234,9 @@ def _paper(args, parser, scripts) -> int:
     runs_root = Path(args.runs)
     t0 = time.perf_counter()
     errors = make_paper_runs(names, paper, runs_root, workers=args.workers, scheduler=args.scheduler)
-    failed = list(errors)
     for n, msg in errors.items():
         print(f"{n:16s} FAILED while collecting its runs: {msg}", file=sys.stderr)
-    for n in [n for n in names if n not in errors]:
-        t1 = time.perf_counter()
-        try:
-            meta = make_figure(n, paper[n], fast=False, runs_root=runs_root, out_dir=PAPER_DIR,
-                               command=f"cdln figures --paper {n}")
-            print(f"{n:16s} {time.perf_counter() - t1:6.1f} s  {PAPER_DIR}/{n}.png  (training {meta['runs_train_s']:.0f} s)")
-        except Exception as exc:  # one broken figure must not hide the others
-            failed.append(n)
-            traceback.print_exc()
-            print(f"{n:16s} FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
-    page = write_gallery(FIG_DIR)
-    print(f"{len(names) - len(failed)} paper-setting figure(s) in {time.perf_counter() - t0:.0f} s; gallery: {page}")
-    if failed:
-        print(f"failed: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    return _draw_all(names, paper, list(errors), t0, "paper-setting figure(s)",
+                     lambda n: make_figure(n, paper[n], fast=False, runs_root=runs_root, out_dir=PAPER_DIR,
+                                           command=f"cdln figures --paper {n}"),
+                     lambda n, meta: f"{PAPER_DIR}/{n}.png  (training {meta['runs_train_s']:.0f} s)")

@@ -203,19 +203,7 @@ def run(spec, client=None, *, out: str | os.PathLike | None = None, scheduler: s
     if workers is not None and (client is not None or scheduler is not None):
         raise ValueError("workers sizes the embedded LocalCluster; it does not apply with a client or scheduler")
     store, plan = plan_of(spec)
-    outcomes = _done_outcomes(store, plan)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(plan.points), initial=len(outcomes), unit="run", file=sys.stderr, dynamic_ncols=True)
-    try:
-        if plan.todo:
-            outcomes.update(_compute(plan, store, spec.threads, client, scheduler, workers, bar))
-    finally:
-        if bar is not None:
-            bar.close()
-    df = table(plan.points, outcomes)
+    df = _execute(plan, store, spec.threads, client, scheduler, workers, progress)
     if out is not None:
         write_results(df, spec, out)
     return df
@@ -233,8 +221,12 @@ def run_points(points, *, store: str | os.PathLike = "runs", client=None, schedu
         if p.key() not in {q.key() for q in pts}:
             pts.append(p)
     st = Store(store)
-    plan = make_plan(tuple(pts), st, int(max_batch))
-    outcomes = _done_outcomes(st, plan)
+    return _execute(make_plan(tuple(pts), st, int(max_batch)), st, int(threads), client, scheduler, workers, progress)
+
+
+def _execute(plan: Plan, store: Store, threads: int, client, scheduler, workers, progress: bool) -> pd.DataFrame:
+    """What the store answers, plus the rest computed on the cluster; one row per point of the plan."""
+    outcomes = _done_outcomes(store, plan)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -242,7 +234,7 @@ def run_points(points, *, store: str | os.PathLike = "runs", client=None, schedu
         bar = tqdm(total=len(plan.points), initial=len(outcomes), unit="run", file=sys.stderr, dynamic_ncols=True)
     try:
         if plan.todo:
-            outcomes.update(_compute(plan, st, int(threads), client, scheduler, workers, bar))
+            outcomes.update(_compute(plan, store, threads, client, scheduler, workers, bar))
     finally:
         if bar is not None:
             bar.close()

@@ -116,7 +116,11 @@ def test_gallery_lists_each_figure_with_command_and_settings(tmp_path):
     page = figures.write_gallery(FIG_DIR, tmp_path / "figures.md")
     text = page.read_text()
     for name in PAPER_FIGURES + NEW_FIGURES:
-        assert f"(figures/{name}.png)" in text and f"cdln figures --fast {name}" in text, name
+        if (FIG_DIR / "paper" / f"{name}.json").is_file():  # the paper-setting picture, the fast one linked
+            assert f"(figures/paper/{name}.png)" in text and f"cdln figures --paper {name}" in text, name
+            assert f"[{name}.png](figures/{name}.png)" in text, name
+        else:
+            assert f"(figures/{name}.png)" in text and f"cdln figures --fast {name}" in text, name
 
 
 def test_corollary_gap_figure_end_to_end_plots_what_the_verification_measures(tmp_path):
