@@ -24,6 +24,12 @@ A large batch runs tile by tile, all n steps of a cache-sized tile before the ne
 the targets of B = 64 instances at d = 100 (5 MB) or the weights of B = 1024 at d = 20 no longer stream
 from memory every step. Any tiling is the same computation, since every instance's arithmetic is its
 own (the property that makes a batch equal its single runs).
+
+Threads: every bitwise claim here is at one fixed torch thread count. The BLAS may split a long
+contraction across threads (measured with this torch/MKL: ``bmm`` of (1, 20, K)·(1, K, 20) for K >= 400
+rounds differently on 1 and 2 threads, and a batch's first product differs from a batch of one's on 2),
+so a run's last bits may depend on the thread count and, above one thread, a batch instance's on its
+batch. The sweep's workers pin 1 thread (:func:`sweep.task.run_batch`); the run's summary records it.
 """
 
 from __future__ import annotations
@@ -42,11 +48,16 @@ class Coefficients:
 
     def __init__(self, eta, scales, u: float, batch: int, like: Tensor):
         etas = [float(e) for e in (eta if hasattr(eta, "__len__") else [eta] * batch)]
+        if len(etas) != batch:  # zip below would silently drop instances
+            raise ValueError(f"eta must give one value per instance of the batch ({batch}), got {len(etas)}")
         self.coef: list[float] = []
         self.neg: list[Tensor] = []
         self.uniform: list[bool] = []
         for s in scales:
             ss = [float(x) for x in (s if hasattr(s, "__len__") else [s] * batch)]
+            if len(ss) != batch:
+                raise ValueError(f"scales must give one value per instance of the batch ({batch}) for every "
+                                 f"layer, got {len(ss)}")
             cs = [e * x * u for e, x in zip(etas, ss)]   # the eager step's `eta * s * u`, per instance
             same = all(c == cs[0] for c in cs)
             self.uniform.append(same)
@@ -169,6 +180,8 @@ def fused_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor, tile: 
     A large batch runs tile by tile (``tile`` instances, default :func:`_tile`), all ``n`` steps of a tile
     before the next: its target and weights stay in cache across the steps instead of being streamed
     from memory twice a step."""
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 1):
+        raise ValueError(f"tile must be None or an integer >= 1 (instances per tile), got {tile!r}")
     terms = problem.fused_terms(Ws)
     if terms is None or len(Ws) < 2:
         return False

@@ -190,6 +190,9 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
     B = Ws[0].shape[0]
     etas = list(eta) if hasattr(eta, "__len__") else [eta] * B
     alphas = list(alpha) if hasattr(alpha, "__len__") else [alpha] * B
+    for name, v in (("eta", etas), ("alpha", alphas), ("seeds", list(seeds))):
+        if len(v) != B:
+            raise ValueError(f"{name} must give one value per instance of the batch ({B}), got {len(v)}")
     hint = (problem, seeds, etas, depth, alphas, loss_name)
     with torch.no_grad():
         first = log_metrics(trace, Ws, problem, 0, 0.0, n_sv)
@@ -224,11 +227,13 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
                 n = min(chunk, CHUNK)
                 if fused and fused_chunk(problem, Ws, coefs, n, losses):
                     check(losses[:n], t)
-                else:
+                else:  # the eager loop: the same buffer, so a divergence is found at its exact step on CUDA too
                     for i in range(n):
-                        loss = _eager_step(Ws, coefs, problem)
-                        if not cuda:
-                            check(loss[None], t + i)
+                        losses[i] = _eager_step(Ws, coefs, problem)
+                        if not cuda:  # on the host: stop at once (no step computed past it)
+                            check(losses[i:i + 1], t + i)
+                    if cuda:  # one host–device synchronisation per chunk, as the fused path
+                        check(losses[:n], t)
                 t += n
                 chunk -= n
             sync()
