@@ -9,7 +9,9 @@ scale :math:`\epsilon_k` (a sweep cell over a grid of step sizes is then one bat
 applied as one fused multiply–add per entry with a per-instance coefficient (:class:`sim.fused.Coefficients`),
 and ε scales each instance's init slice; every other product is the batched one. So each instance
 is bitwise equal to its own single run (tests/test_speed_paths.py checks it), and its results are
-stored under its own single-run key: any later ``cdln run`` of that config finds them.
+stored under its own single-run key: any later ``cdln run`` of that config finds them. Bitwise at one
+thread (the sweep's workers' setting); above one, the BLAS may split a long contraction differently for a
+batch than for a batch of one (:mod:`sim.fused`, "Threads"), and an instance may then differ from its single run in the last bits.
 
 Gradient descent only (no flow: its times are η·step), no tolerance stop (a batch would stop when
 every instance is below it), and not AltMin (which has no η, α or ε).
@@ -25,7 +27,7 @@ import torch
 
 from .build import make_problem
 from .config import RunConfig
-from .gd import DivergenceError, Trace, run_gd
+from .gd import DivergenceError, Trace, _diverged, run_gd
 from .models import init_compressed, init_wide
 from .results import DEFAULT_ROOT, Run, load_run, logged_sv_count, summarise, write_run
 
@@ -88,11 +90,22 @@ def execute_many(cfgs, *, progress=None) -> list:
     out = []
     for k in range(len(cfgs)):
         if k in trace.diverged:
-            out.append(trace.diverged[k])
+            out.append(_alone(trace.diverged[k], cfgs[k], device))
         else:
             tk = _instance(trace, k)
             out.append((tk, {**summarise(tk, wall, device), "batch_size": len(cfgs)}))
     return out
+
+
+def _alone(err: DivergenceError, cfg: RunConfig, device) -> DivergenceError:
+    """``err`` with theory's stable step size of ``cfg`` alone: the batch's hint takes σ_max over all its
+    instances (:meth:`sim.problems.Problem.sigma_max`), the single run's over its own target only."""
+    problem = make_problem(cfg, [cfg.seed], device)
+    alpha = cfg.alpha if cfg.model == "compressed" else 1.0
+    loss = torch.tensor([err.loss], dtype=torch.float64)  # the float as it is (torch.tensor's default is float32)
+    own = _diverged(loss, None, err.step, problem, [cfg.seed], [cfg.eta], cfg.depth, [alpha], cfg.loss, k=0)
+    own.index = err.index
+    return own
 
 
 def _instance(trace: Trace, k: int) -> Trace:
