@@ -51,17 +51,20 @@ def common_config(cfgs) -> RunConfig:
         if c.seeds != 1:
             raise ValueError(f"each config of a batch is a single run (seeds = 1), got seeds = {c.seeds!r}")
         other = _shared(c)
-        for name in ref:
-            if other.get(name) != ref[name]:
+        for name in sorted(set(ref) | set(other)):
+            if other.get(name) != ref.get(name):
                 raise ValueError(f"configs of one batch may differ only in seed, {', '.join(PER_INSTANCE)}; "
-                                 f"{name} is {ref[name]!r} in one and {other.get(name)!r} in another")
+                                 f"{name} is {ref.get(name)!r} in one and {other.get(name)!r} in another")
     return base
 
 
 def _shared(cfg: RunConfig) -> dict:
-    d = cfg.to_dict()
+    """The config's identity (:meth:`sim.RunConfig.identity`, what its key hashes) without seed, η, α, ε: two
+    configs that differ only in a field their problem ignores (``sampling`` of a factorization, ``width`` given
+    as ``widths``) share a batch, as the sweep's plan pools them by key (``sweep.plan._pool_key``)."""
+    d = cfg.identity()
     for name in ("seed", *PER_INSTANCE):
-        d.pop(name)
+        d.pop(name, None)
     return d
 
 
