@@ -33,6 +33,12 @@ CASES = {
 }
 
 
+# the fused form each case must take (sim.problems.Problem.fused_terms): None = the eager loop on both sides
+KIND = {"compressed-factored-L3": "factored", "compressed-factored-L2": "factored", "compressed-factored-L4": "factored",
+        "compressed-d100": "factored", "wide-d40": "residual", "wide-residual": "residual", "wide-sum": "residual",
+        "completion-varying-n": "residual", "completion-wide": "residual", "sensing-eager": None}
+
+
 def _cfg(**kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -43,21 +49,55 @@ def _gd(cfg, fused=True, **kw):
     dev = cfg.resolved_device()
     p = sim.make_problem(cfg, cfg.seed_list, dev)
     Ws, sc = sim.init_wide(cfg, cfg.seed_list, dev) if cfg.model == "wide" else sim.init_compressed(cfg, p, dev)
-    tr = run_gd(p, Ws, sc, eta=cfg.eta, steps=cfg.steps, log_every=cfg.log_every, seeds=cfg.seed_list,
-                depth=cfg.depth, alpha=cfg.alpha, loss_name=cfg.loss, n_sv=5, fused=fused, **kw)
+    kw = {"eta": cfg.eta, "alpha": cfg.alpha, **kw}
+    tr = run_gd(p, Ws, sc, steps=cfg.steps, log_every=cfg.log_every, seeds=cfg.seed_list,
+                depth=cfg.depth, loss_name=cfg.loss, n_sv=5, fused=fused, **kw)
     return Ws, tr
 
 
 def _same_trace(a, b) -> bool:
-    return (a.steps == b.steps and a.metrics.keys() == b.metrics.keys()
+    lists = ("singular_values", "align_u", "align_v", "outer_align")
+    return (a.steps == b.steps and a.stopped == b.stopped and a.metrics.keys() == b.metrics.keys()
             and all(np.array_equal(np.stack(a.metrics[k]), np.stack(b.metrics[k])) for k in a.metrics)
-            and np.array_equal(np.stack(a.singular_values), np.stack(b.singular_values)))
+            and all(len(getattr(a, n)) == len(getattr(b, n)) and all(np.array_equal(x, y) for x, y in
+                                                                   zip(getattr(a, n), getattr(b, n))) for n in lists))
+
+
+def _spy(monkeypatch):
+    """Records what every fused_chunk call of run_gd returned (True: the fused path ran)."""
+    calls = []
+
+    def spy(*a, **kw):
+        calls.append(fused_mod.fused_chunk(*a, **kw))
+        return calls[-1]
+
+    monkeypatch.setattr(sim.gd, "fused_chunk", spy)
+    return calls
+
+
+def _capture_weights(monkeypatch, module) -> list:
+    """Every run_gd called through ``module`` appends its final weights (run_gd works in place)."""
+    seen = []
+    real = module.run_gd
+
+    def wrapped(problem, Ws, *a, **kw):
+        out = real(problem, Ws, *a, **kw)
+        seen.append([W.clone() for W in Ws])
+        return out
+
+    monkeypatch.setattr(module, "run_gd", wrapped)
+    return seen
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_fused_chunks_equal_the_eager_loop_bitwise(name):
+def test_fused_chunks_equal_the_eager_loop_bitwise(name, monkeypatch):
     cfg = _cfg(**CASES[name])
+    calls = _spy(monkeypatch)
     Wf, tf = _gd(cfg, fused=True)
+    # the fused path really ran (or, for a kind without one, really did not): else this compares eager with eager
+    assert calls and set(calls) == {KIND[name] is not None}
+    p = sim.make_problem(cfg, cfg.seed_list, torch.device("cpu"))
+    assert (p.fused_terms(Wf) or (None,))[0] == KIND[name]
     We, te = _gd(cfg, fused=False)
     assert all(torch.equal(a, b) for a, b in zip(Wf, We)) and _same_trace(tf, te)
 
@@ -87,17 +127,37 @@ def test_a_batch_run_tile_by_tile_is_the_same_computation(name, monkeypatch):
     assert all(torch.equal(a, b) for a, b in zip(Wf, We)) and _same_trace(tf, te)
     cfgs = _mixed(CASES[name])
     monkeypatch.setattr(fused_mod, "_tile", lambda Ws, M: 2)
-    for c, (tr, _) in zip(cfgs, execute_many(cfgs)):
+    batch_W = _capture_weights(monkeypatch, sim.many)
+    single_W = _capture_weights(monkeypatch, sim.results)
+    for k, (c, (tr, _)) in enumerate(zip(cfgs, execute_many(cfgs))):
         assert _same_trace(tr, sim.execute(c)[0])
+        assert all(torch.equal(Wb[k:k + 1], Ws) for Wb, Ws in zip(batch_W[0], single_W[k]))
 
 
-def test_the_python_fallback_of_a_chunk_is_the_same_computation(monkeypatch):
-    """Where TorchScript is unavailable the Python functions run: the same ops, the same bits."""
+@pytest.mark.parametrize("kw,needle", [({"eta": [0.5, 0.5]}, r"eta must give one value per instance of the batch \(3\), got 2"),
+                                       ({"alpha": [1.0]}, r"alpha must give one value per instance of the batch \(3\), got 1")])
+def test_run_gd_refuses_per_instance_lists_of_the_wrong_length(kw, needle):
     cfg = _cfg(**CASES["compressed-factored-L3"])
+    with pytest.raises(ValueError, match=needle):
+        _gd(cfg, **kw)
+
+
+@pytest.mark.parametrize("name", ["compressed-factored-L3", "wide-residual", "completion-varying-n"])
+def test_the_python_fallback_of_a_chunk_is_the_same_computation(name, monkeypatch):
+    """Where TorchScript is unavailable the Python functions run: the same ops, the same bits (against the
+    scripted chunk and the eager loop; the factored step, the residual step and its per-instance 1/N)."""
+    cfg = _cfg(**CASES[name])
+    if not isinstance(fused_mod._scripted(KIND[name]), torch.jit.ScriptFunction):
+        pytest.skip("TorchScript does not compile here: the scripted chunk is the Python one already")
     Ws, tr = _gd(cfg)
+    We, te = _gd(cfg, fused=False)
     monkeypatch.setattr(fused_mod, "_SCRIPTED", {"factored": fused_mod._factored, "residual": fused_mod._residual})
+    calls = _spy(monkeypatch)
     Wp, tp = _gd(cfg)
-    assert all(torch.equal(a, b) for a, b in zip(Ws, Wp)) and _same_trace(tr, tp)
+    assert calls and all(calls)
+    for W in (Ws, We):
+        assert all(torch.equal(a, b) for a, b in zip(W, Wp))
+    assert _same_trace(tr, tp) and _same_trace(te, tp)
 
 
 def test_a_divergence_inside_a_chunk_is_reported_at_its_exact_first_step():
@@ -112,6 +172,31 @@ def test_a_divergence_inside_a_chunk_is_reported_at_its_exact_first_step():
     assert 0 < f.step < CHUNK  # inside the first chunk, not at a chunk's end
 
 
+def test_a_divergence_in_a_later_chunk_is_reported_at_its_exact_first_step():
+    """Past the first chunk: the step is the first whose loss (the loss *before* it, of the weights after that
+    many steps) exceeds the limit, found here by plain gd_step calls; fused and eager loops both report it."""
+    kw = {"model": "compressed", "d": 20, "rank": 2, "rank_hat": 4, "eps": 0.1, "steps": 300, "log_every": 300, "seeds": 1}
+    cfg = None
+    for eta in (40.0, 35.0, 45.0):  # the first that diverges after the first chunk, off a chunk's boundary
+        c = _cfg(**kw, eta=eta)
+        dev = torch.device("cpu")
+        p = sim.make_problem(c, c.seed_list, dev)
+        Ws, sc = sim.init_compressed(c, p, dev)
+        with torch.no_grad():
+            limit = 1e8 * float(p.log_state(Ws, 5)["metrics"]["train_loss"][0])
+            first = next((t for t in range(c.steps) if not float(sim.gd_step(Ws, sc, c.eta, p)[0]) <= limit), None)
+        if first is not None and first > CHUNK and first % CHUNK:
+            cfg, expected = c, first
+            break
+    assert cfg is not None, "no step size in the list diverges after the first chunk"
+    errs = []
+    for fused in (True, False):
+        with pytest.raises(sim.DivergenceError) as exc:
+            _gd(cfg, fused=fused)
+        errs.append(exc.value)
+    assert errs[0].step == errs[1].step == expected and errs[0].loss == errs[1].loss
+
+
 def _mixed(base_kw):
     base = _cfg(**{**base_kw, "seeds": 1, "steps": 60, "log_every": 20})
     grid = [(0, 0.5, 1.0, 1e-3), (1, 0.3, 3.0, 0.1), (0, 0.5, 3.0, 0.1), (2, 0.2, 1.0, 1e-2)]
@@ -119,11 +204,16 @@ def _mixed(base_kw):
 
 
 @pytest.mark.parametrize("name", ["compressed-factored-L3", "wide-residual", "completion-varying-n", "sensing-eager"])
-def test_each_config_of_a_mixed_batch_equals_its_single_run_bitwise(name):
+def test_each_config_of_a_mixed_batch_equals_its_single_run_bitwise(name, monkeypatch):
+    """Logged metrics and final weights, instance by instance."""
     cfgs = _mixed(CASES[name])
-    for c, (tr, summary) in zip(cfgs, execute_many(cfgs)):
+    batch_W = _capture_weights(monkeypatch, sim.many)
+    single_W = _capture_weights(monkeypatch, sim.results)
+    out = execute_many(cfgs)
+    for k, (c, (tr, summary)) in enumerate(zip(cfgs, out)):
         single, _ = sim.execute(c)
         assert _same_trace(tr, single) and summary["batch_size"] == len(cfgs)
+        assert all(torch.equal(Wb[k:k + 1], Ws) for Wb, Ws in zip(batch_W[0], single_W[k]))
 
 
 def test_a_diverging_config_leaves_the_rest_of_its_batch_as_their_single_runs():
@@ -133,9 +223,20 @@ def test_a_diverging_config_leaves_the_rest_of_its_batch_as_their_single_runs():
     assert isinstance(out[1], sim.DivergenceError) and out[1].index == 1
     with pytest.raises(sim.DivergenceError) as exc:
         sim.execute(cfgs[1])
-    assert (out[1].step, out[1].loss, out[1].seed, out[1].eta) == (exc.value.step, exc.value.loss, 1, 1000.0)
+    e = exc.value
+    assert (out[1].step, out[1].loss, out[1].seed, out[1].eta) == (e.step, e.loss, e.seed, e.eta)
+    assert (e.seed, e.eta) == (cfgs[1].seed, cfgs[1].eta)
+    assert out[1].eta_stable == e.eta_stable  # theory's hint for this config alone, not the batch's σ_max
     for k in (0, 2):
         assert _same_trace(out[k][0], sim.execute(cfgs[k])[0])
+
+
+def test_run_many_stores_nothing_of_a_diverged_config(tmp_path):
+    base = _cfg(model="compressed", d=20, rank=2, rank_hat=4, eps=0.1, seeds=1, steps=60, log_every=20)
+    cfgs = [dataclasses.replace(base, seed=s, eta=e) for s, e in [(0, 2.0), (1, 1000.0)]]
+    runs = run_many(cfgs, root=tmp_path)
+    assert isinstance(runs[1], sim.DivergenceError) and isinstance(runs[0], sim.Run)
+    assert [p.name for p in tmp_path.iterdir()] == [cfgs[0].key()]  # no folder, no temporary left behind
 
 
 def test_run_many_stores_each_config_under_its_single_key(tmp_path):
@@ -156,6 +257,9 @@ def test_a_batch_of_configs_must_agree_on_everything_but_seed_eta_alpha_eps():
         common_config([dataclasses.replace(a, tol=1e-3)])
     with pytest.raises(ValueError, match="at least 1 config"):
         common_config([])
+    # a field the problem ignores (factorization has no sampling) does not split a batch: the sweep pools by key
+    other = dataclasses.replace(a, sampling="fixed", eta=0.5)
+    assert other.key() != a.key() and common_config([a, other]) == a
 
 
 # ------------------------------------------------------------------ the bench's report (no timing asserted)
