@@ -255,6 +255,12 @@ def run_bench(*, device: str = "cpu", dtype: str = "float64", quick: bool = Fals
         raise ValueError(f"peer must be None or 'jax', got {peer!r}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    if dtype not in ("float64", "float32"):
+        raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+    if isinstance(matmul_n, bool) or not isinstance(matmul_n, int) or matmul_n < 1:
+        raise ValueError(f"matmul_n must be an integer >= 1, got {matmul_n!r}")
+    if not isinstance(device, str) or not (device == "cpu" or device.startswith("cuda")):
+        raise ValueError(f"device must be 'cpu' or 'cuda[:i]', got {device!r}")
     numpy_pinned = None
     if threads is not None:
         torch.set_num_threads(threads)
