@@ -264,7 +264,7 @@ def _diverged(loss, limit, step, problem, seeds, etas, depth, alphas, loss_name,
         k = int(torch.nonzero(bad)[0, 0])
     n1, n2 = problem.shape
     kw = problem.stability_kwargs(k)
-    eta_c = theory.problem_critical_step_size(problem.sigma_max(), depth=depth, shape=(n1, n2),
+    eta_c = theory.problem_critical_step_size(problem.sigma_max(k), depth=depth, shape=(n1, n2),
                                               loss=loss_name, alpha=alphas[k], **kw)
     err = DivergenceError(step, float(torch.as_tensor(loss)[k]), seeds[k], etas[k], float(eta_c), loss_name)
     err.index = k  #: the instance's place in its batch

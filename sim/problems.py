@@ -186,11 +186,14 @@ class DenseProblem(Problem):
         """Relative Frobenius recovery error on all entries (‖M*‖ > 0 is checked when built)."""
         return {"recovery_error": torch.linalg.matrix_norm(W - self.target) / torch.linalg.matrix_norm(self.target)}
 
-    def sigma_max(self) -> float:
-        """Largest target singular value over the batch (for theory's stable step size)."""
+    def sigma_max(self, k: int | None = None) -> float:
+        """Largest target singular value of instance ``k`` (default: over the batch), for theory's stable step
+        size: a diverged seed of a batch gets the hint of its own run, not of the batch's largest target."""
         if self.sigma is not None:
-            return float(self.sigma.max())
-        return float(torch.linalg.matrix_norm(self.target, ord=2).max())
+            s = self.sigma if k is None or self.sigma.ndim < 2 else self.sigma[k]
+            return float(s.max())
+        norms = torch.linalg.matrix_norm(self.target, ord=2)
+        return float(norms.max() if k is None or norms.numel() == 1 else norms[k])
 
     def log_state(self, Ws, n_sv: int) -> dict:
         """The logged numbers of the current weights: metrics (B,), the top singular values of W_{L:1}
@@ -346,7 +349,7 @@ class MovieLens(Completion):
         out["recovery_error"] = out["test_error"]
         return out
 
-    def sigma_max(self) -> float:
+    def sigma_max(self, k: int | None = None) -> float:
         """No known target: the net fits a full matrix that agrees with the ratings on Ω. Most entries of
         the zero-filled P_Ω(R) are zeros, so its top singular value is far below that of a full matrix of
         ratings (dominated by the mean rating times the all-ones matrix, σ_max ≈ mean·√(n₁n₂)). σ_max is
@@ -357,7 +360,8 @@ class MovieLens(Completion):
         tests/test_sim_io.py checks the message against such a run). |Ω| >= 1 is checked when built."""
         n_obs = self.mask.sum(dim=(1, 2))
         n = self.shape[0] * self.shape[1]
-        return float((torch.linalg.matrix_norm(self.target * self.mask) * torch.sqrt(n / n_obs)).max())
+        est = torch.linalg.matrix_norm(self.target * self.mask) * torch.sqrt(n / n_obs)
+        return float(est.max() if k is None or est.numel() == 1 else est[k])
 
 
 class Sensing(DenseProblem):

@@ -165,12 +165,15 @@ class SparseCompletion(Problem):
         grads[-1] = gL
         return loss, _backward(Ws, P, Bm, grads, L - 2)
 
-    def sigma_max(self) -> float:
+    def sigma_max(self, k: int | None = None) -> float:
+        """Instance ``k``'s σ_max (default: over the batch), as :meth:`sim.problems.DenseProblem.sigma_max`."""
         if self._np_factors is not None:
-            return float(self._np_factors[1].max())
+            s = self._np_factors[1]
+            return float(s.max() if k is None or s.ndim < 2 else s[k].max())
         # no known target: the full matrix's norm extrapolated from Ω, ‖P_Ω(M)‖_F·√(n1n2/|Ω|) (as for MovieLens)
         n = self.shape[0] * self.shape[1]
-        return max(float(np.linalg.norm(o.vals) * np.sqrt(n / o.nnz)) for o in self.obs)
+        obs = self.obs if k is None else [self.obs[k]]
+        return max(float(np.linalg.norm(o.vals) * np.sqrt(n / o.nnz)) for o in obs)
 
     def spectral_factors(self, k: int, seeds: list[int], *, oracle: bool = False):
         """Algorithm 1's U, V per instance: top-k singular vectors of the surrogate P_Ω(M*) by ARPACK (see

@@ -173,3 +173,21 @@ def test_factored_step_equals_the_residual_step(depth):
     assert torch.allclose(la, lb, rtol=1e-12, atol=0)
     for a, b, W in zip(A, B, Ws):
         assert torch.linalg.norm(a - b) <= 1e-12 * torch.linalg.norm(W - b)
+
+
+def test_a_diverging_seed_of_a_batch_gets_its_own_runs_stable_step_size():
+    """The hint of a DivergenceError is theory's η_c of the diverging instance's own target (its σ_max), as its
+    single run's, not of the batch's largest σ_max: here the instance with the smaller target diverges."""
+    from sim.gd import _diverged
+
+    cfg = sim.RunConfig(problem="factorization", model="wide", d=6, rank=2, rank_hat=2, depth=2, eps=0.1, loss="sum",
+                        eta=0.1, steps=10)
+    sig = {s: float(np.max(theory.authors_target(6, 2, s).sigma)) for s in range(4)}
+    big, small = max(sig, key=sig.get), min(sig, key=sig.get)
+    cpu = torch.device("cpu")
+    p = sim.make_problem(cfg, [big, small], cpu)
+    loss, limit = torch.tensor([0.0, float("inf")], dtype=torch.float64), torch.ones(2, dtype=torch.float64)
+    err = _diverged(loss, limit, 5, p, [big, small], [0.1, 0.1], 2, [1.0, 1.0], "sum")
+    alone = _diverged(loss[1:], limit[1:], 5, sim.make_problem(cfg, [small], cpu), [small], [0.1], 2, [1.0], "sum")
+    assert err.seed == small and err.eta_stable == alone.eta_stable
+    assert err.eta_stable > float(theory.critical_step_size(sig[big], depth=2))  # not the big target's hint
