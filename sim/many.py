@@ -27,9 +27,9 @@ import torch
 
 from .build import make_problem
 from .config import RunConfig
-from .gd import DivergenceError, Trace, _diverged, run_gd
+from .gd import DivergenceError, Trace, run_gd
 from .models import init_compressed, init_wide
-from .results import DEFAULT_ROOT, Run, load_run, logged_sv_count, summarise, write_run
+from .results import DEFAULT_ROOT, load_run, logged_sv_count, summarise, write_run
 
 __all__ = ["PER_INSTANCE", "common_config", "execute_many", "run_many"]
 
@@ -93,22 +93,11 @@ def execute_many(cfgs, *, progress=None) -> list:
     out = []
     for k in range(len(cfgs)):
         if k in trace.diverged:
-            out.append(_alone(trace.diverged[k], cfgs[k], device))
+            out.append(trace.diverged[k])  # its hint is its own target's (Problem.sigma_max(k))
         else:
             tk = _instance(trace, k)
             out.append((tk, {**summarise(tk, wall, device), "batch_size": len(cfgs)}))
     return out
-
-
-def _alone(err: DivergenceError, cfg: RunConfig, device) -> DivergenceError:
-    """``err`` with theory's stable step size of ``cfg`` alone: the batch's hint takes σ_max over all its
-    instances (:meth:`sim.problems.Problem.sigma_max`), the single run's over its own target only."""
-    problem = make_problem(cfg, [cfg.seed], device)
-    alpha = cfg.alpha if cfg.model == "compressed" else 1.0
-    loss = torch.tensor([err.loss], dtype=torch.float64)  # the float as it is (torch.tensor's default is float32)
-    own = _diverged(loss, None, err.step, problem, [cfg.seed], [cfg.eta], cfg.depth, [alpha], cfg.loss, k=0)
-    own.index = err.index
-    return own
 
 
 def _instance(trace: Trace, k: int) -> Trace:

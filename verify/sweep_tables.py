@@ -51,8 +51,9 @@ def sweep_table(name: str) -> SweepTable:
     return SweepTable(name, pd.read_parquet(table), committed)
 
 
-def gd_band(frame: pd.DataFrame) -> np.ndarray:
+def gd_band(frame: pd.DataFrame, scale=None) -> np.ndarray:
     """Per row, the rounding band of its margin (a difference of two squared errors of the sweep's
-    L-fold products of d × d matrices): :func:`verify.measures.gd_tie_band` at scale ‖M*‖²."""
-    return np.array([gd_tie_band(float(s), d=int(d), depth=int(L))
-                     for s, d, L in zip(frame.target_sq, frame.d, frame.depth)])
+    L-fold products of d × d matrices): :func:`verify.measures.gd_tie_band` at scale ‖M*‖² (the
+    ``target_sq`` column), or at the per-row magnitudes ``scale`` the margin was formed from."""
+    scale = frame.target_sq if scale is None else scale
+    return np.array([gd_tie_band(float(s), d=int(d), depth=int(L)) for s, d, L in zip(scale, frame.d, frame.depth)])

@@ -83,13 +83,12 @@ def test_law_on_the_region_map(record):
     Haar-random inits per cell, measured on matrices): on every row outside the rounding band, the measured
     gap's sign is theory's (Eq. (15) at the row's own overlap ω = tr(QᵀM*)); r̂ >= r holds on every row."""
     import theory
-    from verify.sweep_tables import sweep_table
+    from verify.sweep_tables import gd_band, sweep_table
 
     t = sweep_table("corollary1-map")
     df = t.frame
-    # verify's GD band (16·(L·d + d²)·eps) on the magnitudes the gap is formed from
-    band = 16 * (df.depth * df.d + df.d**2) * np.finfo(float).eps * (
-        df.wide_sq + df.compressed_sq + 2 * df.diff_norm * df.target_norm)
+    # verify's GD band on the magnitudes the gap is formed from
+    band = gd_band(df, df.wide_sq + df.compressed_sq + 2 * df.diff_norm * df.target_norm)
     sig = {int(d): theory.authors_target(int(d), int(t.spec["rank"]), int(t.spec["target_seed"])).sigma
            for d in df.d.unique()}
     law = np.array([theory.initial_errors(sig[int(x.d)], shape=int(x.d), rank_hat=int(x.rank_hat), depth=int(x.depth),
