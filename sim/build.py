@@ -14,7 +14,7 @@ import torch
 
 import theory
 
-from .data import DataError, _movielens_split, load_movielens, load_target_file
+from .data import DataError, _movielens_split, load_movielens, load_ratings_file, load_target_file
 from .linalg import orthonormal_columns
 from .config import DENSE_ARRAYS, SPARSE_PROBLEMS
 from .problems import Completion, Factorization, MovieLens, Sensing
@@ -135,6 +135,22 @@ def make_problem(cfg, seeds: list[int], device: torch.device):
         trains, tests = zip(*(_movielens_split(R, s) for s in seeds))
         target = to([R] * len(seeds))
         mask, test = to(trains), to(tests)
+        return MovieLens(target, cfg.loss, mask=mask, test_mask=test, surrogate=target * mask)
+    if cfg.problem == "ratings":  # the sparse path's split, densified: the two storages see the same entries
+        from .observations import Observations, seeded_split
+
+        rows, cols, vals, shape = load_ratings_file(cfg.ratings_file)
+        full = Observations.from_triples(rows, cols, vals, shape, what=f"ratings_file {cfg.ratings_file!r}")
+        R = np.zeros(shape)
+        R[full.rows, full.cols] = full.vals
+        masks = []
+        for s in seeds:
+            parts = seeded_split(full, cfg.test_fraction, [s, 4])
+            masks.append([np.zeros(shape) for _ in parts])
+            for m, o in zip(masks[-1], parts):
+                m[o.rows, o.cols] = 1.0
+        target = to([R] * len(seeds))
+        mask, test = to([m[0] for m in masks]), to([m[1] for m in masks])
         return MovieLens(target, cfg.loss, mask=mask, test_mask=test, surrogate=target * mask)
     Us, Ss, Vs = zip(*(_target(cfg, s) for s in seeds))
     # a file target is that file's matrix (its top-r singular pairs are only tracked); the others are rank r

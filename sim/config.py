@@ -105,6 +105,8 @@ class RunConfig:
     log_every: int = option(10, "log metrics every k steps (and at the last step)", unit="steps")
     tol: float = option(0.0, "stop when every seed's train loss is below tol, in --loss's normalisation "
                         "(0: never)", unit="per --loss")
+    patience: int = option(0, "stop when no seed's held-out test error has reached a new minimum in this many "
+                           "logs (problems movielens and ratings, model wide|compressed; 0: never)", unit="logs")
     seed: int = option(0, "first seed")
     seeds: int = option(1, "number of seeds run as one batch: seed, ..., seed + seeds - 1")
     mode: str = option("gd", "gd, or flow: integrate the gradient flow of all weights (time t = η·step)",
@@ -124,6 +126,12 @@ class RunConfig:
     @property
     def torch_dtype(self) -> torch.dtype:
         return {"float64": torch.float64, "float32": torch.float32}[self.dtype]
+
+    @property
+    def early_stop(self) -> bool:
+        """Whether the run may stop before ``steps`` on its own seeds' numbers (``tol`` or ``patience``): such a
+        run is never batched with others, whose numbers would then decide when it stops."""
+        return self.tol > 0 or self.patience > 0
 
     @property
     def seed_list(self) -> list[int]:
@@ -163,6 +171,8 @@ class RunConfig:
             u |= {"spectrum", "target_file"}
         elif self.target == "spectrum":
             u |= {"target_file", "rank"}  # rank = len(spectrum)
+        if self.patience == 0:
+            u.add("patience")  # not asked for: the identity (and every stored key) is what it was before the option
         if self.mode == "flow":
             u.add("tol")  # the flow is integrated to the last logged time
         return frozenset(u)
@@ -350,6 +360,11 @@ class RunConfig:
         real("eta", 0)
         real("alpha", 0)
         real("tol", 0, lo_open=False)
+        integer("patience", 0)
+        if self.patience and (self.problem not in ("movielens", "ratings") or self.model == "altmin"):
+            raise ValueError(f"patience needs a held-out test split and GD: problem movielens|ratings and model "
+                             f"wide|compressed; got problem {self.problem!r}, model {self.model!r}, patience "
+                             f"{self.patience!r}")
         real("observed", 0, 1)
         integer("measurements", 1)
         integer("steps", 0)

@@ -172,10 +172,14 @@ def _host(v) -> np.ndarray:
     return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
 
 
-def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float = 0.0,
+def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float = 0.0, patience: int = 0,
            seeds: list[int], depth: int, alpha, loss_name: str, n_sv: int,
            progress=None, divergence_factor: float = 1e8, fused: bool = True, drop_diverged: bool = False) -> Trace:
-    """Run GD (in place on ``Ws``) with logging, tolerance stop and divergence detection.
+    """Run GD (in place on ``Ws``) with logging, tolerance and patience stops, and divergence detection.
+
+    ``patience`` > 0 stops the run at the first log at which every instance's held-out ``test_error`` has
+    made no new minimum in the last ``patience`` logs (``trace.stopped = "patience"``): the wide net on
+    MovieLens is trained "until its test error stops improving" (Fig. 7), not for a guessed budget.
 
     ``eta`` and ``alpha`` are numbers or one per instance (then ``scales`` holds per-instance lists too).
     Divergence: a non-finite loss, or a loss above ``divergence_factor`` × the same instance's initial one,
@@ -196,6 +200,12 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
     hint = (problem, seeds, etas, depth, alphas, loss_name)
     with torch.no_grad():
         first = log_metrics(trace, Ws, problem, 0, 0.0, n_sv)
+        if patience > 0:
+            if "test_error" not in first:
+                raise ValueError(f"patience = {patience} needs a problem with a held-out test error; "
+                                 f"{type(problem).__name__} logs none")
+            best = np.array(first["test_error"], dtype=np.float64)
+            since = np.zeros_like(best, dtype=np.int64)
         # per instance, so that whether a seed diverges does not depend on the other seeds of its batch
         limit = divergence_factor * torch.as_tensor(np.maximum(np.asarray(first["train_loss"], dtype=np.float64), 1e-300),
                                                     device=Ws[0].device)
@@ -246,6 +256,14 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
             if tol > 0 and bool(torch.all(tl < tol)):
                 trace.stopped = "tolerance"
                 break
+            if patience > 0:
+                te = np.asarray(m["test_error"], dtype=np.float64)
+                better = te < best  # strictly lower; a NaN is never better
+                best = np.where(better, te, best)
+                since = np.where(better, 0, since + 1)
+                if bool(np.all(since >= patience)):
+                    trace.stopped = "patience"
+                    break
     return trace
 
 

@@ -43,9 +43,10 @@ def common_config(cfgs) -> RunConfig:
     if not cfgs:
         raise ValueError("cfgs must hold at least 1 config, got 0")
     base = dataclasses.replace(cfgs[0], seeds=1)
-    if base.mode != "gd" or base.model == "altmin" or base.tol > 0:
-        raise ValueError(f"a batch of configs needs mode 'gd', model wide|compressed and tol = 0; got mode "
-                         f"{base.mode!r}, model {base.model!r}, tol {base.tol!r}")
+    if base.mode != "gd" or base.model == "altmin" or base.early_stop:
+        raise ValueError(f"a batch of configs needs mode 'gd', model wide|compressed, tol = 0 and patience = 0; "
+                         f"got mode "
+                         f"{base.mode!r}, model {base.model!r}, tol {base.tol!r}, patience {base.patience!r}")
     ref = _shared(base)
     for c in cfgs:
         if c.seeds != 1:

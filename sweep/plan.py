@@ -7,8 +7,8 @@ Points that also differ in η, α or ε (a sweep cell over step sizes) become on
 stored under its single key) of at most ``max_batch`` points. A point is *done* when the store holds
 its single run (``cdln run --seed s``, a point of a batch of configs, or a seed whose batch diverged and
 was rerun alone), its planned seed batch, or a record that it diverged. Gradient descent with a
-tolerance stop (``tol > 0``) is not batched: a batch stops when every seed is below ``tol``, a single
-run when its own seed is, so the two would not agree; nor is the flow batched over η (its times are η·step).
+tolerance or patience stop (``tol > 0``, ``patience > 0``) is not batched: a batch stops when every seed
+is below ``tol`` (or has stopped improving), a single run when its own seed is, so the two would not agree; nor is the flow batched over η (its times are η·step).
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def _group_key(cfg: RunConfig) -> str:
 
 def _pool_key(cfg: RunConfig) -> str | None:
     """Points with equal pool keys may share one batch of configs (all fields but seed, η, α, ε equal);
-    ``None``: never pooled (the flow, AltMin, a tolerance stop)."""
-    if cfg.mode != "gd" or cfg.model == "altmin" or cfg.tol > 0:
+    ``None``: never pooled (the flow, AltMin, a tolerance or patience stop)."""
+    if cfg.mode != "gd" or cfg.model == "altmin" or cfg.early_stop:
         return None
     return dataclasses.replace(cfg, seed=0, seeds=1, eta=1.0, alpha=1.0, eps=1e-3).key()
 
@@ -72,7 +72,7 @@ def _seed_chunks(members, store: Store, done: dict, max_batch: int) -> list[list
             done[k] = (k, "diverged")
         else:
             left.append(p)
-    batchable = left and (left[0].tol == 0 or left[0].mode == "flow")
+    batchable = left and (not left[0].early_stop or left[0].mode == "flow")
     chunks, cur = [], []
     for p in left:
         if cur and (not batchable or p.seed != cur[-1].seed + 1 or len(cur) >= max_batch):
