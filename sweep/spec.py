@@ -158,7 +158,14 @@ def parse_spec(raw: dict, *, relative_to: str | os.PathLike | None = None) -> Sp
 
     store = raw.get("store", "runs")
     if not isinstance(store, str) or not store:
-        raise ValueError(f"spec store must be a folder path, got {store!r}")
+        raise ValueError(f"spec store must be a folder path or an fsspec URL, got {store!r}")
+    if "://" in store and not store.startswith("file://"):
+        import fsspec
+
+        try:
+            fsspec.get_filesystem_class(store.split("://", 1)[0])
+        except (ValueError, ImportError) as exc:  # unknown protocol, or its filesystem package is not installed
+            raise ValueError(f"spec store {store!r} is not a location fsspec can open: {exc}") from None
     for name in ("max_batch", "threads"):
         v = raw.get(name, 1)
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -166,7 +173,7 @@ def parse_spec(raw: dict, *, relative_to: str | os.PathLike | None = None) -> Sp
     base = dict(base)
     if relative_to is not None:
         rel = Path(relative_to)
-        if not os.path.isabs(store):
+        if not os.path.isabs(store) and "://" not in store:
             store = str(rel / store)
         for table in [base, grid, *zip_groups]:
             tf = table.get("target_file")

@@ -98,10 +98,8 @@ def _run_points(store: Store, cfg: sim.RunConfig, points) -> list[dict]:
 
 def _run_many(store: Store, points) -> list[dict]:
     """A batch of configs (:func:`sim.many.run_many`); a point that diverged in it is rerun alone for its record."""
-    from sim.many import run_many
-
     out = []
-    for p, r in zip(points, run_many(points, root=store.root)):
+    for p, r in zip(points, store.run_many(points)):
         if isinstance(r, sim.DivergenceError):
             out += _run_points(store, p, (p,))
         else:
