@@ -21,79 +21,102 @@ from verify.eos_bounds import (
     EOS_WINDOW_MARGIN,
 )
 
-_MAP = "μ ↦ μ − κμ^{L−1}(μ^L − 1), κ = ησ^{2−2/L}"
+_MAP = r"$\mu \mapsto \mu - \kappa\mu^{L-1}(\mu^L - 1)$, $\kappa = \eta\sigma^{2-2/L}$"
+#: the depth line of eos-depth and eos-shallow, in LaTeX
+_DEPTH_LINE = r"(L/(L+1))^{L(L+1)/2}"
 
 
-
-def _eos(id: str, claim: str, verdict: str, conditions: str) -> Claim:
-    return Claim(id, claim, verdict, conditions, paper="eos")
+def _eos(id: str, claim: str, verdict: str, conditions: str, **texts) -> Claim:
+    return Claim(id, claim, verdict, conditions, paper="eos", **texts)
 
 
 SEQUEL_CLAIMS: list = [
     _eos("eos-period-doubling",
-          "Beyond the edge of stability (η > η_c), the loss oscillations of GD on deep matrix factorization "
+          r"Beyond the edge of stability ($\eta > \eta_c$), the loss oscillations of GD on deep matrix factorization "
           "follow a period-doubling route to chaos.",
           "holds-with-conditions",
-          f"Each mode follows the balanced map {_MAP} (Eq. (13) rescaled), whose period doubles at η = r_k(L)·η_c(σ) "
-          "with r_0 = 1 and, for L = 2, r_1 = √5 − 1 (sympy closed form); the r_k are the same for every σ (values "
-          "for L = 2…6 in the evidence) and their gap ratios approach Feigenbaum's δ (the last within "
-          f"{EOS_FEIGENBAUM_TOLERANCE:g}). GD on the matrix problem (sim, the sequel's init) has period 2^k at the "
-          "midpoint of each window (r_k, r_{k+1}), k <= 3, and past the accumulation point r_∞ (L = 2, 3, at one η "
-          f"between r_∞ and the crisis; in the evidence) no period up to {EOS_MAX_PERIOD}, with runs 1e-9 apart "
-          "separating to O(σ): chaos — not everywhere past r_∞, which has periodic windows (periods 6 and 3 in the "
-          "eos-bifurcation figure). The route ends at the crisis r_×(L) where the critical orbit reaches 0 "
-          "(f²(c) = 0; values in the evidence): just past it GD with L >= 3 (L = 3, 4 checked) collapses the mode to "
-          "the saddle W_{L:1} = 0 (it unlearns it), while L = 2 keeps a bounded oscillation; further up (2.6 η_c) "
-          "every depth checked diverges (measured). With several modes each follows its own r_k at η/η_{c,i}."),
+          f"Each mode follows the balanced map {_MAP} (Eq. (13) rescaled), whose period doubles at "
+          r"$\eta = r_k(L)\,\eta_c(\sigma)$ with $r_0 = 1$ and, for $L = 2$, $r_1 = \sqrt5 - 1$ (sympy closed form); "
+          r"the $r_k$ are the same for every $\sigma$ (values for $L = 2 \dots 6$ in the evidence) and their gap "
+          r"ratios approach Feigenbaum's $\delta$ (the last within "
+          f"{EOS_FEIGENBAUM_TOLERANCE:g}). GD on the matrix problem (sim, the sequel's init) has period $2^k$ at the "
+          r"midpoint of each window $(r_k, r_{k+1})$, $k \le 3$, and past the accumulation point $r_\infty$ "
+          r"($L = 2, 3$, at one $\eta$ between $r_\infty$ and the crisis; in the evidence) no period up to "
+          f"{EOS_MAX_PERIOD}, " r"with runs $10^{-9}$ apart separating to $O(\sigma)$: chaos — not everywhere past "
+          r"$r_\infty$, which has periodic windows (periods 6 and 3 in the eos-bifurcation figure). The route ends "
+          r"at the crisis $r_\times(L)$ where the critical orbit reaches 0 ($f^2(c) = 0$; values in the evidence): "
+          r"just past it GD with $L \ge 3$ ($L = 3, 4$ checked) collapses the mode to the saddle $W_{L:1} = 0$ "
+          r"(it unlearns it), while $L = 2$ keeps a bounded oscillation; further up ($2.6\,\eta_c$) every depth "
+          r"checked diverges (measured). With several modes each follows its own $r_k$ at $\eta/\eta_{c,i}$.",
+          short=r"Sequel: past $\eta_c$, GD's loss oscillations period-double into chaos",
+          line=r"each mode's balanced map: doublings at $r_k(L)\,\eta_c$ (Feigenbaum), up to a crisis $r_\times(L)$",
+          formula=r"\mu \;\mapsto\; \mu - \kappa\,\mu^{L-1}(\mu^L - 1), \qquad \kappa = \eta\,\sigma^{2-2/L}"),
     _eos("eos-subspace",
           "In the 2-period regime the oscillations stay inside a small subspace whose dimension is set precisely "
           "by the learning rate.",
           "holds-with-conditions",
-          "While the top mode is 2-periodic (η_{c,1} < η < r_1(L)·η_{c,1}) and the aligned orbit attracts, "
-          "successive iterates of W_{L:1} differ exactly in the span of the top k singular vectors of M*, "
-          "k = #{i : η > 2/(Lσ_i^{2−2/L})} (sum loss; η/N for the mean loss): for the sequel's init, Haar-orthogonal "
-          "inits and Algorithm 1 with α = 1 (searched, every mode at least "
+          r"While the top mode is 2-periodic ($\eta_{c,1} < \eta < r_1(L)\,\eta_{c,1}$) and the aligned orbit "
+          r"attracts, successive iterates of $W_{L:1}$ differ exactly in the span of the top $k$ singular vectors of "
+          r"$M^*$, $k = \#\{i : \eta > 2/(L\sigma_i^{2-2/L})\}$ (sum loss; $\eta/N$ for the mean loss): for the "
+          r"sequel's init, Haar-orthogonal inits and Algorithm 1 with $\alpha = 1$ (searched, every mode at least "
           f"{EOS_SUBSPACE_MARGIN:.0%} from its threshold; ranges in the evidence). Zero-target modes never oscillate. "
           "'Attracts' is a condition the per-mode picture misses: the monodromy of GD around the aligned, balanced "
-          "orbit (theory.eos.aligned_cycle_radius) has cross-mode (misalignment) directions that grow once two "
-          "oscillating or nearby modes are close — for the sequel's own spectrum from one η_× on (in the evidence; "
-          "between η_{c,1} and η_{c,2}, attracting below it), e.g. at η = 0.034 and 0.036. "
-          "The sequel's scripts escape this only because a diagonal target with a diagonal init keeps every "
-          "misalignment exactly 0; with the same spectrum on Haar singular vectors GD leaves the 2-cycle "
-          "(aperiodic or diverging; counterexample). For Algorithm 1 with α ≠ 1 the count must use α^{2/L}η (its "
-          "outer layers' larger step): with η alone it is wrong (counterexample)."),
+          "orbit (`theory.eos.aligned_cycle_radius`) has cross-mode (misalignment) directions that grow once two "
+          r"oscillating or nearby modes are close — for the sequel's own spectrum from one $\eta_\times$ on (in the "
+          r"evidence; between $\eta_{c,1}$ and $\eta_{c,2}$, attracting below it), e.g. at $\eta = 0.034$ and "
+          r"$0.036$. The sequel's scripts escape this only because a diagonal target with a diagonal init keeps "
+          "every misalignment exactly 0; with the same spectrum on Haar singular vectors GD leaves the 2-cycle "
+          r"(aperiodic or diverging; counterexample). For Algorithm 1 with $\alpha \ne 1$ the count must use "
+          r"$\alpha^{2/L}\eta$ (its outer layers' larger step): with $\eta$ alone it is wrong (counterexample).",
+          short=r"Sequel: 2-period oscillations stay in a subspace whose dimension $\eta$ sets",
+          line=r"$\dim = \#\{i : \eta > \eta_{c,i}\}$ while the aligned 2-cycle attracts; not off the diagonal",
+          formula=r"\dim = \#\{\, i : \eta > 2/(L\,\sigma_i^{2-2/L}) \,\}"),
     _eos("eos-balancing",
           "The balancing gap between layers' singular values, conserved by gradient flow, breaks at the edge of "
           "stability and then decays monotonically to zero (an implicit bias toward the flattest minima).",
           "holds-with-conditions",
-          "Per mode and step GD multiplies the gap x_{l+1}² − x_l² by exactly 1 − η²e²∏_{j≠l,l+1}x_j² "
-          "(e = ∏x_j − σ; verified on GD to rounding), so it moves whenever e ≠ 0 — below η_c too, where it "
-          "freezes at a nonzero value once GD converges. It decays to zero only in modes that keep oscillating "
-          "(η > η_{c,i}): on the 2-cycle by ρ = ∏(1 − κ²(μ^L − 1)²μ^{2(L−2)}) per period (L = 2: ρ = 3 − 2κ), measured "
+          r"Per mode and step GD multiplies the gap $x_{l+1}^2 - x_l^2$ by exactly "
+          r"$1 - \eta^2 e^2 \prod_{j \ne l,l+1} x_j^2$ ($e = \prod_j x_j - \sigma$; verified on GD to rounding), so "
+          r"it moves whenever $e \ne 0$ — below $\eta_c$ too, where it freezes at a nonzero value once GD converges. "
+          r"It decays to zero only in modes that keep oscillating ($\eta > \eta_{c,i}$): on the 2-cycle by "
+          r"$\rho = \prod(1 - \kappa^2(\mu^L - 1)^2\mu^{2(L-2)})$ per period ($L = 2$: $\rho = 3 - 2\kappa$), measured "
           f"within a relative {EOS_GAP_RATE_TOLERANCE:g}. Zero-target modes' gaps never move, so the network's gap "
-          "‖W_{l+1}ᵀW_{l+1} − W_lW_lᵀ‖ does not vanish in the sequel's own setting. |gap| never grows iff "
-          "η|e_t|∏_{j≠l,l+1}|x_j| <= √2 at every step: true in the 2-period regime (searched, L = 2…6), false for L = 2 once "
-          "ησ_1 > √2 (the first steps from a small init, e ≈ −σ_1; counterexample). From an unbalanced init below "
-          "η_c whose minimum is sharper than 2/η, GD oscillates, the gap shrinks and stops at a nonzero value once "
-          "the sharpness is <= 2/η (counterexample to 'to zero')."),
+          r"$\lVert W_{l+1}^\top W_{l+1} - W_l W_l^\top\rVert$ does not vanish in the sequel's own setting. "
+          r"$\lvert\mathrm{gap}\rvert$ never grows iff $\eta\lvert e_t\rvert\prod_{j\ne l,l+1}\lvert x_j\rvert \le "
+          r"\sqrt2$ at every step: true in the 2-period regime (searched, $L = 2 \dots 6$), false for $L = 2$ once "
+          r"$\eta\sigma_1 > \sqrt2$ (the first steps from a small init, $e \approx -\sigma_1$; counterexample). From "
+          r"an unbalanced init below $\eta_c$ whose minimum is sharper than $2/\eta$, GD oscillates, the gap shrinks "
+          r"and stops at a nonzero value once the sharpness is $\le 2/\eta$ (counterexample to 'to zero').",
+          short="Sequel: the balancing gap breaks at the edge of stability, then decays to zero",
+          line="moves whenever the error is nonzero; decays to zero only in modes that keep oscillating",
+          formula=r"x_{l+1}^2 - x_l^2 \;\leftarrow\; \Big(1 - \eta^2 e^2 \prod_{j \ne l, l+1} x_j^2\Big)"
+                  r"\,(x_{l+1}^2 - x_l^2), \qquad e = \prod_j x_j - \sigma"),
     _eos("eos-depth",
           "Depth raises the edge-of-stability threshold through the depth-dependent sharpness of the minima.",
           "holds-with-conditions",
-          "Read as: the sharpness of the flattest minimum, Lσ_1^{2−2/L} (Lanczos on GD's minima equals σ²Σ1/x_l² "
-          "of GD's own layers and is never below the balanced value), grows with depth, so the step size at which "
-          "EoS begins, 2/(Lσ_1^{2−2/L}), falls. From L to L + 1 this holds iff σ_1 > (L/(L+1))^{L(L+1)/2} — for "
-          "every L when σ_1 > 8/27 (at σ_1 = 8/27, L = 2 and 3 tie); for smaller σ_1 the deeper minimum is flatter and the threshold rises "
-          "(counterexample)."),
+          r"Read as: the sharpness of the flattest minimum, $L\sigma_1^{2-2/L}$ (Lanczos on GD's minima equals "
+          r"$\sigma^2\sum_l 1/x_l^2$ of GD's own layers and is never below the balanced value), grows with depth, so "
+          r"the step size at which EoS begins, $2/(L\sigma_1^{2-2/L})$, falls. From $L$ to $L + 1$ this holds iff "
+          f"$\\sigma_1 > {_DEPTH_LINE}$ — " r"for every $L$ when $\sigma_1 > 8/27$ (at $\sigma_1 = 8/27$, $L = 2$ "
+          r"and 3 tie); for smaller $\sigma_1$ the deeper minimum is flatter and the threshold rises "
+          "(counterexample).",
+          short="Sequel: depth raises the EoS threshold through the minima's sharpness",
+          line=r"sharpness $L\sigma_1^{2-2/L}$ grows with $L$ iff " f"$\\sigma_1 > {_DEPTH_LINE}$",
+          formula=r"\lambda_{\max}\big(\nabla^2 \mathcal{L}\big) = L\,\sigma_1^{2-2/L} \quad \text{at the flattest "
+                  r"minimum}, \qquad \eta_{\mathrm{EoS}} = \frac{2}{L\,\sigma_1^{2-2/L}}"),
     _eos("eos-shallow",
           "Shallow models and simple targets need not show edge-of-stability behaviour at all.",
           "holds-with-conditions",
-          "GD shows EoS behaviour (a bounded oscillation that does not converge) exactly when "
-          "1 < η/η_c(L, σ_1) < r_end(L): the crisis r_× of eos-period-doubling for L >= 3, and exactly 2 for L = 2 "
-          "(the odd cubic map's own crisis, f²(c) = −f(c) at κ = 2; GD diverges past it). At a "
-          "fixed η a shallow net or a target with small σ_1 lies below that window and converges, as stated; but "
-          "a deep net can lie above it and collapse the mode or diverge instead (L >= 3), so 'no EoS' is not only "
-          "shallow. "
-          "Checked on a grid of (L = 2…6, η) for σ_1 = 10 and 0.1 (sim against the window, points at least "
-          f"{EOS_SUBSPACE_MARGIN:g} from its lower end and {EOS_WINDOW_MARGIN:g} from its upper one); for σ_1 < "
-          "(L/(L+1))^{L(L+1)/2} the order in depth reverses."),
+          r"GD shows EoS behaviour (a bounded oscillation that does not converge) exactly when "
+          r"$1 < \eta/\eta_c(L, \sigma_1) < r_{\mathrm{end}}(L)$: the crisis $r_\times$ of eos-period-doubling for "
+          r"$L \ge 3$, and exactly 2 for $L = 2$ (the odd cubic map's own crisis, $f^2(c) = -f(c)$ at $\kappa = 2$; "
+          r"GD diverges past it). At a fixed $\eta$ a shallow net or a target with small $\sigma_1$ lies below that "
+          r"window and converges, as stated; but a deep net can lie above it and collapse the mode or diverge "
+          r"instead ($L \ge 3$), so 'no EoS' is not only shallow. Checked on a grid of ($L = 2 \dots 6$, $\eta$) for "
+          r"$\sigma_1 = 10$ and $0.1$ (sim against the window, points at least "
+          f"{EOS_SUBSPACE_MARGIN:g} from its lower end and {EOS_WINDOW_MARGIN:g} from its upper one); for "
+          f"$\\sigma_1 < {_DEPTH_LINE}$ the order in depth reverses.",
+          short="Sequel: shallow models and simple targets need not show EoS",
+          line=r"EoS exactly when $1 < \eta/\eta_c < r_{\mathrm{end}}(L)$; a deep net can overshoot the window",
+          formula=r"1 \;<\; \eta/\eta_c(L, \sigma_1) \;<\; r_{\mathrm{end}}(L)"),
 ]
