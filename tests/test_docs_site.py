@@ -1,8 +1,13 @@
-"""The documentation site: `mkdocs build --strict` passes, and in headless Chromium the home page and
-the figures page load every image with nothing failing in the console.
+"""The documentation site: `mkdocs build --strict` passes, and in headless Chromium, as a reader sees it
+at 1280 px: the home page and the figures page load every image; every page loads with the network
+cut (no request leaves 127.0.0.1, nothing fails, the console is clean); the formulas of the pages,
+the reports and the API reference are typeset (no raw TeX in the visible text); the verdict tables
+need no horizontal scroll; the site search finds a claim id.
 
 Chromium and ChromeDriver are Debian's (`chromium`, `chromium-driver`), installed by `make setup`.
 Outside CI a machine without them skips the browser part; in CI (CI set) their absence fails.
+`CDLN_SCREENSHOTS=DIR` also saves 1280-px screenshots of the home page, the report and the theory
+page there (home.png, verification.png, theory.png).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +28,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+WIDTH, HEIGHT = 1280, 900  # the reader's window (CSS px)
 
 
 @pytest.fixture(scope="module")
@@ -76,11 +83,17 @@ def browser():
     profile = tempfile.mkdtemp(prefix="cdln-chromium-")
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", f"--user-data-dir={profile}"):
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}", f"--window-size={WIDTH},{HEIGHT}",
+                 # the network is cut: every host name but the local server's fails to resolve
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
         opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    # performance: the DevTools network events, to see every request a page makes and any that failed
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     drv = webdriver.Chrome(service=Service(DRIVER), options=opts)
     drv.set_page_load_timeout(60)
+    drv.set_script_timeout(120)
+    drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                        {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False})
     yield drv
     drv.quit()
     shutil.rmtree(profile, ignore_errors=True)
@@ -105,3 +118,146 @@ def test_page_loads_every_image_with_a_clean_console(server, browser, page, min_
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert not errors, f"{page or 'home'}: console errors:\n{json.dumps(errors, indent=1)}"
     assert "cdln" in browser.title
+
+
+# -- what a reader sees ----------------------------------------------------------------------------
+
+_MATH_DONE = """const done = arguments[arguments.length - 1];
+if (!document.querySelector('.arithmatex')) { done('no math'); return; }
+const wait = () => (window.MathJax && MathJax.startup && MathJax.startup.promise)
+  ? MathJax.startup.promise.then(() => done('typeset'), e => done('MathJax failed: ' + e))
+  : setTimeout(wait, 50);
+wait();"""
+
+# the text a reader sees, code blocks and inline code left out (display: none drops them from innerText)
+_VISIBLE_TEXT = """const s = document.createElement('style');
+s.textContent = 'pre, code, .md-search, .md-nav, .md-header, .md-footer { display: none !important; }';
+document.head.appendChild(s);
+const t = (document.querySelector('article') || document.body).innerText;
+s.remove();
+return t;"""
+
+_MATH_STATE = """return {
+  marked: document.querySelectorAll('.arithmatex').length,
+  typeset: document.querySelectorAll('.arithmatex mjx-container').length,
+  errors: Array.from(document.querySelectorAll('mjx-merror')).map(e => e.getAttribute('data-mjx-error') || e.textContent),
+};"""
+
+# raw TeX / reST a reader should never see outside code: a control word (\\frac, \\sigma, …), a braced
+# super- or subscript, a TeX delimiter, and the docstrings' reST math markup
+_RAW = re.compile(r"\\[A-Za-z]{2,}|\^\{|_\{|\$\$|\\\(|\\\[|\.\. math::|:math:`")
+
+
+def _open(browser, url):
+    """Load a page, wait for MathJax to finish, and return (requests, failed requests, console errors)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get_log("performance"), browser.get_log("browser")  # drop what earlier pages left
+    browser.get(url)
+    WebDriverWait(browser, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    state = browser.execute_async_script(_MATH_DONE)
+    assert not state.startswith("MathJax failed"), f"{url}: {state}"
+    requests, failed, urls = [], [], {}
+    for entry in browser.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        params = msg.get("params", {})
+        if msg["method"] == "Network.requestWillBeSent":
+            urls[params["requestId"]] = params["request"]["url"]
+            requests.append(params["request"]["url"])
+        elif msg["method"] == "Network.loadingFailed" and not params.get("canceled"):
+            failed.append(f"{urls.get(params['requestId'], params['requestId'])}: {params.get('errorText')}")
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    return requests, failed, errors
+
+
+def _pages(site):
+    """Every page of the site, as a path relative to its root ('' for the home page)."""
+    pages = sorted(str(p.parent.relative_to(site)) for p in site.rglob("index.html")
+                   if "javascripts" not in p.parts and "assets" not in p.parts)
+    return ["" if p == "." else p + "/" for p in pages]
+
+
+def _local(url, server):
+    return url.startswith(server) or url.startswith(("data:", "blob:", "about:"))
+
+
+def test_every_page_loads_with_the_network_cut(site, server, browser):
+    pages = _pages(site)
+    assert len(pages) >= 15 and "api/sim/" in pages and "verification/" in pages, pages
+    bad = {}
+    for page in pages:
+        requests, failed, errors = _open(browser, server + page)
+        assert any(u.startswith(server) for u in requests), f"{page}: no request seen (is performance logging on?)"
+        problems = ([f"left 127.0.0.1: {u}" for u in requests if not _local(u, server)]
+                    + [f"failed: {f}" for f in failed] + [f"console: {e['message']}" for e in errors])
+        if problems:
+            bad[page or "home"] = problems
+    assert not bad, "pages that need the network or fail:\n" + json.dumps(bad, indent=1)
+
+
+@pytest.mark.parametrize("page,min_formulas", [
+    ("theory/", 20), ("eos/", 5), ("verification/", 1), ("api/theory/", 200), ("api/sim/", 50)])
+def test_formulas_are_typeset_and_no_raw_tex_shows(server, browser, page, min_formulas):
+    _open(browser, server + page)
+    state = browser.execute_script(_MATH_STATE)
+    assert state["typeset"] >= min_formulas, f"{page}: {state['typeset']} typeset formulas, expected >= {min_formulas}"
+    assert state["typeset"] == state["marked"], f"{page}: {state['marked'] - state['typeset']} formulas left untypeset"
+    assert not state["errors"], f"{page}: TeX errors: {state['errors'][:10]}"
+    text = browser.execute_script(_VISIBLE_TEXT)
+    raw = sorted({text[max(0, m.start() - 30):m.end() + 30].replace("\n", " ") for m in _RAW.finditer(text)})
+    assert not raw, f"{page}: raw TeX visible outside code ({len(raw)}):\n" + "\n".join(raw[:20])
+    if page == "theory/" and os.environ.get("CDLN_SCREENSHOTS"):
+        _screenshot(browser, "theory")
+
+
+# the first table's scroll container (material wraps each table in a horizontally scrolling div)
+_TABLE_FIT = """const t = document.querySelector('article table');
+if (!t) return null;
+let box = t.parentElement;
+while (box && box.tagName !== 'ARTICLE' && !['auto', 'scroll'].includes(getComputedStyle(box).overflowX)) box = box.parentElement;
+box = box || t.parentElement;
+return {container: box.className || box.tagName, scrollWidth: box.scrollWidth, clientWidth: box.clientWidth,
+        table: Math.round(t.getBoundingClientRect().width), window: window.innerWidth,
+        header: Array.from(t.querySelectorAll('th')).map(th => th.innerText.trim())};"""
+
+
+@pytest.mark.parametrize("page,name", [("", "home"), ("verification/", "verification")])
+def test_verdict_table_needs_no_horizontal_scroll_at_1280px(server, browser, page, name):
+    _open(browser, server + page)
+    fit = browser.execute_script(_TABLE_FIT)
+    assert fit is not None, f"{name}: no table"
+    assert fit["window"] == WIDTH, fit
+    if os.environ.get("CDLN_SCREENSHOTS"):
+        _screenshot(browser, name)
+    assert fit["scrollWidth"] <= fit["clientWidth"], (
+        f"{name}: the first table scrolls sideways at {WIDTH} px: {fit['scrollWidth']} px of content in a "
+        f"{fit['clientWidth']} px {fit['container']} (columns {fit['header']})")
+
+
+def test_search_finds_a_claim_id(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(browser, server)
+    box = browser.find_element(By.CSS_SELECTOR, "input.md-search__input")  # in the header at 1280 px
+    box.click()
+    box.send_keys("theorem2-flow")
+    hits = """return Array.from(document.querySelectorAll('.md-search-result__item a'))
+      .map(a => [a.getAttribute('href'), a.innerText.slice(0, 200)]);"""
+    WebDriverWait(browser, 30).until(lambda d: d.execute_script(hits))
+    found = browser.execute_script(hits)
+    assert any("verification" in href and "theorem2-flow" in text for href, text in found), (
+        f"searching 'theorem2-flow' found no verification section that names it: {found[:8]}")
+
+
+def _screenshot(browser, name):
+    out = Path(os.environ["CDLN_SCREENSHOTS"])
+    out.mkdir(parents=True, exist_ok=True)
+    height = browser.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        browser.save_screenshot(str(out / f"{name}.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False})
