@@ -141,6 +141,11 @@ _MATH_STATE = """return {
   marked: document.querySelectorAll('.arithmatex').length,
   typeset: document.querySelectorAll('.arithmatex mjx-container').length,
   errors: Array.from(document.querySelectorAll('mjx-merror')).map(e => e.getAttribute('data-mjx-error') || e.textContent),
+  // CHTML draws each glyph as its mjx-c element's ::before content: none means the formula shows blank
+  blank: Array.from(document.querySelectorAll('mjx-container mjx-c')).slice(0, 2000)
+    .filter(c => ['none', 'normal', ''].includes(getComputedStyle(c, '::before').content)).length,
+  glyphs: Math.min(document.querySelectorAll('mjx-container mjx-c').length, 2000),
+  zeroWidth: Array.from(document.querySelectorAll('mjx-container')).filter(m => m.getBoundingClientRect().width === 0).length,
 };"""
 
 # raw TeX / reST a reader should never see outside code: a control word (\\frac, \\sigma, …), a braced
@@ -195,17 +200,28 @@ def test_every_page_loads_with_the_network_cut(site, server, browser):
     assert not bad, "pages that need the network or fail:\n" + json.dumps(bad, indent=1)
 
 
-@pytest.mark.parametrize("page,min_formulas", [
-    ("theory/", 20), ("eos/", 5), ("verification/", 1), ("api/theory/", 200), ("api/sim/", 50)])
-def test_formulas_are_typeset_and_no_raw_tex_shows(server, browser, page, min_formulas):
+_WIDE_DISPLAYS = """return Array.from(document.querySelectorAll('article div.arithmatex'))
+  .filter(d => d.scrollWidth > d.clientWidth + 1)
+  .map(d => [d.scrollWidth, d.clientWidth, (d.querySelector('mjx-assistive-mml') || d).textContent.slice(0, 60)]);"""
+
+
+# (page, at least this many formulas, whether each display formula must fit the text column at 1280 px)
+@pytest.mark.parametrize("page,min_formulas,fit", [
+    ("theory/", 40, True), ("eos/", 10, True), ("verification/", 1, False), ("api/theory/", 200, False),
+    ("api/sim/", 50, False)])
+def test_formulas_are_typeset_and_no_raw_tex_shows(server, browser, page, min_formulas, fit):
     _open(browser, server + page)
     state = browser.execute_script(_MATH_STATE)
     assert state["typeset"] >= min_formulas, f"{page}: {state['typeset']} typeset formulas, expected >= {min_formulas}"
     assert state["typeset"] == state["marked"], f"{page}: {state['marked'] - state['typeset']} formulas left untypeset"
     assert not state["errors"], f"{page}: TeX errors: {state['errors'][:10]}"
+    assert state["glyphs"] and not state["blank"], f"{page}: {state['blank']} of {state['glyphs']} glyphs drawn blank"
+    assert not state["zeroWidth"], f"{page}: {state['zeroWidth']} formulas of zero width"
     text = browser.execute_script(_VISIBLE_TEXT)
     raw = sorted({text[max(0, m.start() - 30):m.end() + 30].replace("\n", " ") for m in _RAW.finditer(text)})
     assert not raw, f"{page}: raw TeX visible outside code ({len(raw)}):\n" + "\n".join(raw[:20])
+    wide = browser.execute_script(_WIDE_DISPLAYS) if fit else []
+    assert not wide, f"{page}: display formulas wider than the text column at {WIDTH} px (scroll, text): {wide}"
     if page == "theory/" and os.environ.get("CDLN_SCREENSHOTS"):
         _screenshot(browser, "theory")
 

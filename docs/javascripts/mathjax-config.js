@@ -15,9 +15,13 @@ window.MathJax = {
   },
 };
 
-// material's instant navigation swaps page content without a reload: typeset the new content too
+// material's instant navigation swaps page content without a reload: typeset the new content. The
+// first emission is the page's own load, which MathJax typesets by itself; clearing its cache then
+// would drop the glyphs' CSS of the formulas already typeset (they would show blank).
 if (typeof document$ !== "undefined") {
+  let loaded = false;
   document$.subscribe(() => {
+    if (!loaded) { loaded = true; return; }
     if (window.MathJax && MathJax.typesetPromise) {
       MathJax.startup.output.clearCache();
       MathJax.typesetClear();
