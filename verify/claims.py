@@ -116,7 +116,7 @@ CLAIMS = [
           r"$\operatorname{tr}(Q^\top M^*) > \sum_{i\le\hat r}\sigma_i + (k - \hat r)\varepsilon^L/2$ "
           r"(a tail event; rate in the evidence).",
           short=r"Cor 1: at $t = 0$ the wide DLN's error is $\ge$ the compressed one's",
-          line=r"iff $\hat r \ge r$; for $\hat r < r$ fails when $\varepsilon^L < 2\sum_{i>\hat r}\sigma_i/(k-\hat r)$",
+          line=r"iff $\hat r \ge r$; with $\hat r < r$ it fails at small $\varepsilon$",
           formula=f"{_FRO_WIDE % 0} \\;\\ge\\; {_FRO_COMP % 0}"),
     Claim("corollary1-eq3",
           r"Cor 1 with Eq. (3) read literally ($W_l^\top W_l = \varepsilon I$, per-layer singular values "

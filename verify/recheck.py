@@ -1,6 +1,7 @@
 """Re-check a stored counterexample with NumPy alone (no theory, no sim, no torch).
 
-    python -m verify.recheck docs/verification.json
+    python -m verify.recheck docs/verification.json            # every counterexample of a report
+    python -m verify.recheck CLAIM INDEX [--from REPORT.json]   # one, as the report's section numbers it
 
 Each counterexample in the report carries the target, the initial layers (nested lists), the
 hyperparameters and the claimed margin; this file recomputes the margin from those numbers only
@@ -85,7 +86,26 @@ def recheck(c: dict) -> float:
     return float(budget - abs(gd - eq13))  # < 0: GD departs from Eq. (13) by more than rounding
 
 
-def main(path: str) -> int:
+def stored(rows: list, claim: str, index: int) -> dict:
+    """The report's counterexample ``index`` (from 1, as the report numbers them) of ``claim``.
+
+    Raises ValueError naming the argument, its value and the valid choices."""
+    with_cex = {r["id"]: r.get("counterexample") or [] for r in rows if r.get("counterexample")}
+    ids = [r["id"] for r in rows]
+    if claim not in ids:
+        raise ValueError(f"claim: {claim!r} is not a claim of the report; claims with counterexamples: "
+                         f"{', '.join(with_cex) or 'none'}")
+    n = len(with_cex.get(claim, []))
+    if n == 0:
+        raise ValueError(f"claim: {claim!r} has no counterexample in the report; claims with counterexamples: "
+                         f"{', '.join(with_cex) or 'none'}")
+    if not 1 <= index <= n:
+        raise ValueError(f"index: {index} is out of range for {claim!r}, which has {n} counterexample"
+                         f"{'s' if n > 1 else ''} (1 … {n})")
+    return with_cex[claim][index - 1]
+
+
+def _all(path: str) -> int:
     rows = json.load(open(path))
     bad = 0
     for r in rows:
@@ -97,5 +117,49 @@ def main(path: str) -> int:
     return 1 if bad else 0
 
 
+def _one(rows: list, claim: str, index: int) -> int:
+    c = stored(rows, claim, index)
+    m = recheck(c)
+    was = c.get("margin_rechecked_with_numpy")
+    print(f"{claim} counterexample {index}: {c.get('statement', '')}")
+    print(f"margin recomputed with NumPy from the stored numbers: {m:+.6e}"
+          + (f" (stored: {was:+.6e})" if isinstance(was, (int, float)) else ""))
+    print("confirmed: the claim as stated fails on these numbers" if m < 0 else
+          "NOT confirmed: the margin is not negative, so these numbers do not contradict the claim")
+    return 0 if m < 0 else 1
+
+
+def main(argv=None) -> int:
+    """``python -m verify.recheck [REPORT.json]``: every counterexample of a report (default
+    docs/verification.json); ``python -m verify.recheck CLAIM INDEX [--from REPORT.json]``: one of them.
+    Exit status 0 when each re-checked counterexample still contradicts its claim, 1 when one does not,
+    2 (one line on stderr) for bad arguments."""
+    import argparse
+
+    argv = list(sys.argv[1:] if argv is None else [argv] if isinstance(argv, str) else argv)
+    if not argv or (len(argv) == 1 and argv[0].endswith(".json")):
+        return _all(argv[0] if argv else "docs/verification.json")
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message):  # one line, status 2
+            self.exit(2, f"{self.prog}: error: {message}\n")
+
+    ap = _Parser(prog="python -m verify.recheck", description="re-check a stored counterexample with NumPy alone")
+    ap.add_argument("claim", help="the claim id (a section of the report)")
+    ap.add_argument("index", type=int, help="which of the claim's counterexamples, from 1 (as the report numbers them)")
+    ap.add_argument("--from", dest="path", default="docs/verification.json", help="the report's rows (default: %(default)s)")
+    a = ap.parse_args(argv)
+    try:
+        rows = json.load(open(a.path))
+    except OSError as exc:
+        ap.error(f"--from: cannot read {a.path!r} ({exc.strerror})")
+    except ValueError:
+        ap.error(f"--from: {a.path!r} is not JSON")
+    try:
+        return _one(rows, a.claim, a.index)
+    except ValueError as exc:
+        ap.error(str(exc))
+
+
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1] if len(sys.argv) > 1 else "docs/verification.json"))
+    raise SystemExit(main())
