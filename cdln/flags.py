@@ -54,10 +54,14 @@ def _describe_default(value) -> str:
     return str(value)
 
 
-def add_dataclass_flags(parser: argparse.ArgumentParser, cls, *, suppress_defaults: bool = False) -> None:
+def add_dataclass_flags(parser: argparse.ArgumentParser, cls, *, suppress_defaults: bool = False,
+                        command_defaults: dict | None = None, command: str = "") -> None:
     """One flag per field of ``cls``. With ``suppress_defaults`` a flag that is not given is absent from the
-    parsed namespace (so it can be merged over a config file); the default still shows in the help."""
+    parsed namespace (so it can be merged over a config file); the default still shows in the help.
+    ``command_defaults`` are the command's own defaults where they differ from the dataclass's (the help
+    then names both: ``(default: 5.0 in cdln run; sim.RunConfig: 1.0)``)."""
     hints = typing.get_type_hints(cls)
+    own = command_defaults or {}
     for f in dataclasses.fields(cls):
         meta = f.metadata
         if "help" not in meta:
@@ -65,7 +69,11 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls, *, suppress_defaul
         text = meta["help"]
         if meta.get("unit"):
             text += f" [unit: {meta['unit']}]"
-        if "default" not in text:  # a None default is explained by the help text itself
+        if f.name in own:
+            text += (f" (default: {_describe_default(own[f.name])} in {command}; "
+                     f"{cls.__module__.split('.')[0]}.{cls.__name__}: "
+                     f"{_describe_default(f.default)})")
+        elif "default" not in text:  # a None default is explained by the help text itself
             text += f" (default: {_describe_default(f.default)})"
         kw = dict(type=_converter(f.name, hints[f.name]), help=text.replace("%", "%%"),
                   default=argparse.SUPPRESS if suppress_defaults else f.default)
