@@ -167,7 +167,7 @@ def error_panels(ax_iter, ax_time, runs: dict, metric: str = "recovery_error", y
 
 
 def sv_panel(ax, run: sim.Run, k: int, sigma=None, *, log: bool = False, seed_index: int = 0):
-    """The top-k singular values of W_{L:1} against iterations, dotted lines at the target's σ*_i."""
+    """The top-k singular values of :math:`W_{L:1}` against iterations, dotted lines at the target's σ*_i."""
     steps = np.array(sorted(run.metrics["step"].unique()))
     sv = run.singular_values[:, seed_index, :k]
     cmap = plt.get_cmap("viridis")
@@ -200,7 +200,7 @@ def align_panel(ax, run: sim.Run, r: int, *, seed_index: int = 0):
 
 
 def fit_steps(run: sim.Run, sigma, delta: float = 0.01, seed_index: int = 0) -> np.ndarray:
-    """First logged step at which σ_i(W_{L:1}) >= (1 − δ) σ*_i, per mode (NaN if never)."""
+    """First logged step at which :math:`σ_i(W_{L:1}) ≥ (1 − δ) σ^*_i`, per mode (NaN if never)."""
     steps = np.array(sorted(run.metrics["step"].unique()))
     sv = run.singular_values[:, seed_index, : len(sigma)]
     out = np.full(len(sigma), np.nan)

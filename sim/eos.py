@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 INITS = ("sequel", "orthogonal", "compressed")
-#: a run has diverged once ‖W_{L:1}‖_F exceeds ESCAPE × (‖M*‖_F + ‖W_{L:1}(0)‖_F). A bounded orbit of a
+#: a run has diverged once :math:`‖W_{L:1}‖_F` exceeds ESCAPE × (:math:`‖M^*‖_F + ‖W_{L:1}(0)‖_F`). A bounded orbit of a
 #: mode stays below its map's maximum: end-to-end ≤ σ(1 + ησ^{2−2/L})^L ≤ σ e^{2r} at η = r η_c, i.e.
 #: < 55 σ for every r ≤ 2 (beyond which no bounded orbit was found); past the ball, |x| ↦ η|x|^{2L−1}
 #: escapes doubly exponentially, so the classification does not depend on the factor's exact value.
@@ -57,7 +57,7 @@ class EosTrace:
 
     steps: np.ndarray          #: logged steps
     loss: np.ndarray           #: the loss (its normalisation: ``loss_name``)
-    singular_values: np.ndarray  #: (T, min(n1, n2)) singular values of W_{L:1}
+    singular_values: np.ndarray  #: (T, min(n1, n2)) singular values of :math:`W_{L:1}`
     layer_singular_values: np.ndarray  #: (T, L, k) singular values of W_1 … W_L (k = their smallest size)
     gap: np.ndarray            #: (T, L−1) ‖V_kᵀ(W_{l+1}ᵀW_{l+1} − W_lW_lᵀ)V_k‖_F, V_k: W_{l+1}'s top-k right singular vectors (run_eos)
     tail: np.ndarray           #: (keep, n1, n2) the last logged end-to-end matrices
@@ -330,7 +330,7 @@ def oscillating_subspace(tail, period: int, *, rtol: float = PERIOD_RTOL) -> tup
 
     :math:`D=[W_{t_1}-\bar W,\dots,W_{t_p}-\bar W]` (the orbit's points minus their mean, side by side);
     its numerical rank (singular values above ``rtol``·max‖W‖, the same rounding budget as
-    :func:`detect_period`) is the number of singular directions of W_{L:1} that oscillate; a
+    :func:`detect_period`) is the number of singular directions of :math:`W_{L:1}` that oscillate; a
     fixed point (p = 1, or D = 0) has dimension 0 and an empty basis, decided before any SVD.
 
     Returns:
@@ -355,7 +355,7 @@ def classify(trace: EosTrace, *, rank: int, max_period: int = 64) -> str:
     r"""What the run's top ``rank`` end-to-end singular values do at the end of the trace:
     ``"diverged"``, ``"collapsed"`` (over the last 2·max_period steps the r-th value stays below 1e-3 of the
     largest it reached, which exceeded 1% of ‖M*‖_F: the mode was learned, then fell back towards the saddle
-    W_{L:1} = 0; an orbit inside the EoS window returns to O(σ) every few steps),
+    :math:`W_{L:1} = 0`; an orbit inside the EoS window returns to O(σ) every few steps),
     ``"converged"`` (period 1), ``"period-p"`` (p <= ``max_period``) or ``"aperiodic"`` (no period found:
     chaos, or not yet on its orbit). Needs ``log_every = 1`` and ``3·max_period`` logged steps.
     """

@@ -74,7 +74,7 @@ def _prefixes(Ws):
 
 
 def _backward(Ws, P, Bm, grads, top: int):
-    """From B_top = Bm down: ∇_{W_l} = B_l P_{l-1}ᵀ, B_{l-1} = W_lᵀ B_l; ∇_{W_1} = B_1."""
+    """From B_top = Bm down: :math:`∇_{W_l} = B_l P_{l-1}^⊤`, :math:`B_{l-1} = W_l^⊤ B_l`; :math:`∇_{W_1} = B_1`."""
     for l in range(top, 0, -1):
         grads[l] = _mm(Bm, P[l - 1].transpose(-1, -2))
         Bm = _mm(_t(Ws[l]), Bm)
@@ -93,7 +93,7 @@ def _gradients(Ws, problem):
 
 
 def gradients(Ws: list[torch.Tensor], problem) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """Losses (B,) and ∇_{W_l}ℓ for every layer, in the config's normalisation (module docstring)."""
+    """Losses (B,) and :math:`∇_{W_l}ℓ` for every layer, in the config's normalisation (module docstring)."""
     loss, grads = _gradients(Ws, problem)
     if problem.uniform_scale is not None and problem.uniform_scale != 1.0:
         grads = [g * problem.uniform_scale for g in grads]

@@ -67,7 +67,7 @@ def setup(model: str, sig, *, d: int, rank_hat: int, depth: int, eps: float, alp
 
 
 def sq_error(Ws, p) -> float:
-    """‖W_{L:1} − M*‖_F² over all entries, of the first instance of the batch."""
+    """:math:`‖W_{L:1} − M^*‖_F^2` over all entries, of the first instance of the batch."""
     return float(torch.linalg.matrix_norm(end_to_end(Ws) - p.target)[0] ** 2)
 
 
@@ -131,7 +131,7 @@ class InitialPair:
     compressed_layers: list  #: W_1 … W_L of Algorithm 1
     wide_error: float        #: ‖W_{L:1}(0) − M*‖_F²
     compressed_error: float  #: ‖W̃_{L:1}(0) − M*‖_F²
-    overlap: float           #: ω = tr(QᵀM*), Q = W_{L:1}(0)/s₀ the wide product over its scale s₀ (ε^L or ε^{L/2})
+    overlap: float           #: ω = tr(QᵀM*), Q = W_{L:1}(0)/s₀ the wide product over its scale s₀ (:math:`ε^L` or :math:`ε^{L/2}`)
 
 
 def initial_pair(sig, *, d, rank_hat, depth, eps, scaling, aligned, seed) -> InitialPair:
@@ -141,7 +141,7 @@ def initial_pair(sig, *, d, rank_hat, depth, eps, scaling, aligned, seed) -> Ini
         sig: the target's singular values.
         d, rank_hat, depth, eps, seed: the instance (the wide net's r̂ is capped at d).
         scaling: ``"proof"`` (per-layer singular values ε, end-to-end s₀ = ε^L) or ``"eq3"``
-            (Eq. (3) read literally: per-layer √ε, s₀ = ε^{L/2}).
+            (Eq. (3) read literally: per-layer √ε, :math:`s_0 = ε^{L/2}`).
         aligned: replace the drawn orthogonal init by W_1 = s·UVᵀ, W_l = s·I (s the per-layer
             scale; U, V the target's singular vectors), whose product is best aligned with M*.
 

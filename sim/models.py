@@ -1,6 +1,6 @@
 r"""Initial weights of the wide DLN (Eqs. 3–4 and random inits) and the compressed DLN (Algorithm 1).
 
-Weights are lists ``[W_1, …, W_L]`` of tensors of shape (B, d_l, d_{l−1}), one slice per seed,
+Weights are lists ``[W_1, …, W_L]`` of tensors of shape :math:`(B, d_l, d_{l−1})`, one slice per seed,
 each drawn in float64 on the CPU from its own seed (so a batch equals its single runs), then
 cast and moved. Each model comes with per-layer step multipliers (α on the outer layers of
 the compressed DLN, 1 elsewhere).

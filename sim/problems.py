@@ -196,7 +196,7 @@ class DenseProblem(Problem):
         return float(norms.max() if k is None or norms.numel() == 1 else norms[k])
 
     def log_state(self, Ws, n_sv: int) -> dict:
-        """The logged numbers of the current weights: metrics (B,), the top singular values of W_{L:1}
+        """The logged numbers of the current weights: metrics (B,), the top singular values of :math:`W_{L:1}`
         (B, n_sv) and, with a known target, the alignments of its singular vectors (Figs. 3, 4)."""
         W = end_to_end(Ws)
         loss, _ = self.loss_and_grad(W)

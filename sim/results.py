@@ -38,7 +38,7 @@ class Run:
     path: Path
     config: dict
     metrics: pd.DataFrame          #: step, seed, time_s, train_loss, recovery_error, … (t for flow)
-    singular_values: np.ndarray    #: (n_logs, seeds, K) top singular values of W_{L:1}
+    singular_values: np.ndarray    #: (n_logs, seeds, K) top singular values of :math:`W_{L:1}`
     alignment: dict = field(default_factory=dict)  #: u, v: (n_logs, seeds, r); outer: (n_logs, seeds, 2)
     summary: dict = field(default_factory=dict)
     cached: bool = False
@@ -86,7 +86,7 @@ def _execute(cfg: RunConfig, device, progress) -> tuple[Trace, dict]:
 
 
 def logged_sv_count(cfg: RunConfig, problem) -> int:
-    """How many singular values of W_{L:1} a run logs: max(r̂, r) + 5, at most min(n1, n2)."""
+    """How many singular values of :math:`W_{L:1}` a run logs: max(r̂, r) + 5, at most min(n1, n2)."""
     return min(min(problem.shape), max(cfg.rank_hat, cfg.rank if cfg.problem not in ("movielens", "ratings") else 0) + 5)
 
 

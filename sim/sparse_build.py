@@ -33,7 +33,7 @@ __all__ = ["make_sparse_problem", "sampled_entries_of_factors", "observe_lowrank
 
 
 def sampled_entries_of_factors(rows_lin: np.ndarray, shape, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """Entries (X Yᵀ)_{ij} at sorted linear indices, float64, without forming X Yᵀ."""
+    """Entries :math:`(XY^⊤)_{ij}` at sorted linear indices, float64, without forming X Yᵀ."""
     n1, n2 = shape
     rows = (rows_lin // n2).astype(np.int32)
     cols = (rows_lin % n2).astype(np.int32)

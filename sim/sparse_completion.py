@@ -219,7 +219,7 @@ class SparseCompletion(Problem):
 
     # ------------------------------------------------------------------ metrics from factors
     def recovery_errors(self, Ws) -> np.ndarray:
-        """(B,) ‖W_{L:1} − M*‖_F / ‖M*‖_F from factors alone (the cheap part of :meth:`log_state`)."""
+        """(B,) :math:`‖W_{L:1} − M^*‖_F / ‖M^*‖_F` from factors alone (the cheap part of :meth:`log_state`)."""
         P = _prefixes(Ws)
         out = []
         for b in range(self.batch):

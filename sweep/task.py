@@ -45,7 +45,7 @@ def target_sigma(cfg: sim.RunConfig) -> np.ndarray | None:
 
 
 def fit_steps(run: sim.Run, index: int, sigma) -> list[int]:
-    """First logged step at which σ_i(W_{L:1}) >= (1 − δ) σ*_i, per mode i (−1: not within the run)."""
+    """First logged step at which :math:`σ_i(W_{L:1}) ≥ (1 − δ) σ^*_i`, per mode i (−1: not within the run)."""
     if sigma is None:
         return []
     steps = np.array(sorted(run.metrics["step"].unique()))

@@ -108,7 +108,7 @@ def mode_map(lam, *, kappa, depth: int, n: int = 1):
     Returns ``(f^n(mu), (f^n)'(mu))``.
 
     Raises:
-        ValueError: κ not finite and >= 0 (κ = ησ^{2−2/L} with η > 0), or n not an integer >= 0.
+        ValueError: κ not finite and >= 0 (:math:`κ = ησ^{2−2/L}` with η > 0), or n not an integer >= 0.
     """
     L = checks.depth(depth)
     k = checks.positive("kappa", kappa, allow_zero=True)

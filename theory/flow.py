@@ -137,7 +137,7 @@ def beta_flow(p0, times, *, depth: int, alpha: float = 1.0):
     :math:`\dot\beta=-\beta^{2L-1}` gives
     :math:`\beta(t)=\big(\beta_0^{-(2L-2)}+(2L-2)t\big)^{-1/(2L-2)}`, and p = β^L. For L = 2
     with outer step α the time is rescaled, t → αt. (For L >= 3 and α ≠ 1 use the ODE.)
-    ``p0 = 0`` is the flow's fixed point: p(t) = 0 exactly (not through 0^{-(2L-2)} = inf).
+    ``p0 = 0`` is the flow's fixed point: p(t) = 0 exactly (not through :math:`0^{-(2L-2)} = ∞`).
     Args: p0 >= 0 finite; times finite >= 0 (any shape broadcastable with p0); alpha > 0.
     """
     L = checks.depth(depth)
@@ -327,7 +327,7 @@ def balance_invariants(weights, step_scales=None):
     :math:`\eta_1=\eta_L=\alpha\eta`.
 
     Args:
-        weights: sequence ``[W_1, …, W_L]`` of 2-D arrays, ``W_l`` of shape (d_l, d_{l-1}).
+        weights: sequence ``[W_1, …, W_L]`` of 2-D arrays, ``W_l`` of shape :math:`(d_l, d_{l-1})`.
         step_scales: per-layer step multipliers (default all 1).
 
     Returns:
