@@ -79,8 +79,8 @@ def test_help_names_both_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "(default: 5.0 in cdln run; sim.RunConfig: 1.0)" in text
-    assert "(default: 40000 in cdln run; sim.RunConfig: 1000)" in text
+    assert "(cdln run: 5.0 unless given; sim.RunConfig (default: 1.0))" in text
+    assert "(cdln run: 40000 unless given; sim.RunConfig (default: 1000))" in text
 
 
 def test_closing_line_counts_fitted_modes_and_gives_theorys_next_step(tmp_path, capsys):
