@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     vf = sub.add_parser("verify", help="check every claim of the paper; writes docs/verification.md/.json")
     vf.add_argument("--profile", default="ci", choices=("ci", "dev", "deep"),
                     help="hypothesis profile: ci (bounded, derandomized), dev, deep (hours)")
+    vf.add_argument("--render-only", action="store_true",
+                    help="re-render the report (and, for ci, the home page's verdict table) from its committed "
+                         "JSON, without running the tests")
 
     bn = sub.add_parser("bench", help="measure step speed against matmul rate, NumPy, autograd and batching")
     bn.add_argument("--device", default="cpu", help="where to time the steps: cpu, cuda or cuda:N (default: cpu)")

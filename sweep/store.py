@@ -40,7 +40,7 @@ def is_url(root) -> bool:
 
 
 class Store:
-    def __new__(cls, root: str | os.PathLike):
+    def __new__(cls, root: str | os.PathLike, *args, **kwargs):  # subclasses may take more arguments
         if cls is Store and is_url(root):
             return super().__new__(RemoteStore)
         return super().__new__(cls)

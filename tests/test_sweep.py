@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DASK = Path(sys.executable).parent / "dask"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 
-BASE = dict(problem="factorization", d=8, rank=2, rank_hat=4, eps=1e-2, loss="mean", steps=60, log_every=20)
+#: alpha given (RunConfig's default), so the `cdln run` of a row (whose first-contact default is α = 5) is that row
+BASE = dict(problem="factorization", d=8, rank=2, rank_hat=4, eps=1e-2, loss="mean", steps=60, log_every=20, alpha=1.0)
 #: 2 models x 2 step sizes (one far above the critical one, so both of its seeds diverge) x 2 seeds
 GRID = dict(model=["wide", "compressed"], eta=[2.0, 1000.0], seed=[0, 1])
 
@@ -85,7 +86,7 @@ def test_spec_expands_to_one_point_per_config_and_seed_and_batches_by_seed_and_s
     ({"grid": {"eta": [1.0, -2.0]}}, "eta must be in (0, inf), got -2.0"),
     ({"grid": {"dtype": ["float64", "float16"]}}, "dtype must be one of float64, float32; got 'float16'"),
     ({"grid": {"d": [8]}}, "key 'd' is given in both [base] and [grid]"),
-    ({"zip": [{"alpha": [1.0, 2.0], "init": ["spectral"]}]}, "lists must have one length"),
+    ({"zip": [{"depth": [2, 3], "init": ["spectral"]}]}, "lists must have one length"),
     ({"grid": {"eta": 1.0}}, "key 'eta' must be a list of values, got 1.0"),
     ({"gird": {"eta": [1.0]}}, "unknown top-level key 'gird'"),
 ])

@@ -73,6 +73,9 @@ def make(ctx):
              f"compressed DLN: best test error {np.min(c['test_error']):.4f} (RMSE {np.min(c['test_rmse']):.4f}) at step "
              f"{int(c['step'][np.argmin(c['test_error'])])}; run stopped at step {int(c['step'][-1])} "
              f"({stop['compressed'] or 'step budget'})",
+             (f"the wide net's best test error ({best_w:.4f}) is no better than the compressed net's at step 0: it "
+              "has not started learning within its budget, so there is no time ratio (the fast settings compare "
+              "equal time, not equal error)") if iw == 0 or (k.size and k[0] == 0) else
              (f"compressed reaches the wide net's best test error at step {int(c['step'][k[0]])}, after "
               f"{c['time_s'][k[0]]:.2f} s: {c['time_s'][k[0]] / t_best:.1%} of the wide net's {t_best:.1f} s to it "
               f"(paper: under 1/5)") if k.size else
