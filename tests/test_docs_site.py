@@ -234,7 +234,8 @@ let box = t.parentElement;
 while (box && box.tagName !== 'ARTICLE' && !['auto', 'scroll'].includes(getComputedStyle(box).overflowX)) box = box.parentElement;
 box = box || t.parentElement;
 return {container: box.className || box.tagName, scrollWidth: box.scrollWidth, clientWidth: box.clientWidth,
-        tableScroll: t.scrollWidth, tableClient: t.clientWidth,
+        tableScroll: t.scrollWidth, tableClient: t.clientWidth, rows: t.querySelectorAll('tbody tr').length,
+        bottom: Math.round(t.getBoundingClientRect().bottom + window.scrollY),
         table: Math.round(t.getBoundingClientRect().width), window: window.innerWidth,
         header: Array.from(t.querySelectorAll('th')).map(th => th.innerText.trim())};"""
 
@@ -256,6 +257,9 @@ def test_verdict_table_needs_no_horizontal_scroll_at_1280px(server, browser, pag
     assert fit["tableScroll"] <= fit["tableClient"], (
         f"{name}: the first table scrolls inside itself at {WIDTH} px: {fit['tableScroll']} px of content in "
         f"{fit['tableClient']} px")
+    if name == "home":  # the home page answers "which claims hold?" in one screen: the whole table above the fold
+        assert fit["rows"] >= 15 and fit["bottom"] <= HEIGHT, (
+            f"home: the verdict table ({fit['rows']} rows) ends at {fit['bottom']} px, below the {HEIGHT} px window")
 
 
 def test_search_finds_a_claim_id(server, browser):
