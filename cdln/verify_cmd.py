@@ -16,12 +16,12 @@ import tempfile
 from pathlib import Path
 
 OUT = {"ci": "docs/verification", "dev": "docs/verification-dev", "deep": "docs/verification-deep"}
-#: the page whose marked block shows the ci profile's verdict table
-HOME = "docs/index.md"
+#: the pages whose marked block shows the ci profile's verdict table
+HOME = ("docs/index.md", "README.md")
 
 
 def _report_args(profile: str) -> list[str]:
-    home = ["--home", HOME] if profile == "ci" else []
+    home = [a for page in HOME for a in ("--home", page)] if profile == "ci" else []
     title = "Verification report" + ("" if profile == "ci" else f" ({profile} profile)")
     return ["--out", OUT[profile], "--title", title, "--command", f"cdln verify --profile {profile}", *home]
 

@@ -231,6 +231,16 @@ def test_the_home_pages_verdict_table_is_the_generated_one():
     assert all(m[1] == "verification.md" for m in _LINK.findall(block))
 
 
+def test_the_readmes_verdict_table_is_the_generated_one_with_links_into_docs():
+    rows = json.loads((ROOT / "docs" / "verification.json").read_text())
+    block = rp.home_block_in(ROOT / "README.md")
+    assert block == rp.home_block(rows, prefix="docs/")
+    assert {m[0] for m in _LINK.findall(block)} == {c.id for c in CLAIMS}
+    assert all(m[1] == "docs/verification.md" for m in _LINK.findall(block))
+    assert rp.link_prefix(ROOT / "README.md", ROOT / "docs") == "docs/"
+    assert rp.link_prefix(ROOT / "docs" / "index.md", ROOT / "docs") == ""
+
+
 def test_update_home_rewrites_only_the_block(tmp_path):
     page = tmp_path / "index.md"
     page.write_text(f"# Home\n\nbefore\n\n{rp.HOME_START}\nstale\n{rp.HOME_END}\n\nafter\n")
@@ -345,12 +355,14 @@ def test_cdln_verify_render_only_rewrites_the_report_and_the_home_block(tmp_path
     for name in ("verification.json", "verification.md"):
         (tmp_path / "docs" / name).write_text((ROOT / "docs" / name).read_text())
     (tmp_path / "docs" / "index.md").write_text(f"# Home\n\n{rp.HOME_START}\nstale\n{rp.HOME_END}\n")
+    (tmp_path / "README.md").write_text(f"# cdln\n\n{rp.HOME_START}\nstale\n{rp.HOME_END}\n")
     (tmp_path / "docs" / "verification.md").write_text("# stale\n" + (ROOT / "docs" / "verification.md").read_text())
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     assert verify_command(argparse.Namespace(profile="ci", render_only=True), argparse.ArgumentParser()) == 0
     rows = json.loads((tmp_path / "docs" / "verification.json").read_text())
     assert rp.home_block_in(tmp_path / "docs" / "index.md") == rp.home_block(rows)
+    assert rp.home_block_in(tmp_path / "README.md") == rp.home_block(rows, prefix="docs/")
     assert not (tmp_path / "docs" / "verification.md").read_text().startswith("# stale")
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import re
 from pathlib import Path
 
@@ -260,24 +261,33 @@ def markdown(rows: list[dict], verdicts: dict, title: str, command: str, docs: P
     return "\n".join(out)
 
 
-def home_block(rows: list[dict], report: str = "verification.md") -> str:
-    """The home page's block: the verdict table linking into ``report``, between the two marker lines."""
+def home_block(rows: list[dict], report: str = "verification.md", prefix: str = "") -> str:
+    """The home page's block: the verdict table linking into ``report``, between the two marker lines.
+    ``prefix`` is the docs folder as the page reaches it (``docs/`` from the README)."""
     run = rows[0].get("run", {}) if rows else {}
+    report = prefix + report
     return "\n".join([HOME_START, "", verdict_table(rows, link=report), "",
                       f"From the [verification report]({report}) (hypothesis profile `{run.get('profile', '?')}`, "
                       f"{run.get('generated', '?')}); each claim links to its section there. "
-                      "[Reading a verdict](reading-a-verdict.md) says what the three verdicts mean.", "", HOME_END])
+                      f"[Reading a verdict]({prefix}reading-a-verdict.md) says what the three verdicts mean.", "",
+                      HOME_END])
 
 
-def update_home(path: str | Path, rows: list[dict]) -> None:
-    """Replace the home page's marked block with :func:`home_block` (atomically)."""
+def link_prefix(page: str | Path, docs: str | Path) -> str:
+    """The docs folder as a relative link from ``page`` ("" for a page inside it, "docs/" for the README)."""
+    rel = os.path.relpath(Path(docs).absolute(), Path(page).absolute().parent)
+    return "" if rel == "." else rel.replace(os.sep, "/") + "/"
+
+
+def update_home(path: str | Path, rows: list[dict], prefix: str = "") -> None:
+    """Replace a page's marked block with :func:`home_block` (atomically)."""
     path = Path(path)
     text = path.read_text()
     if text.count(HOME_START) != 1 or text.count(HOME_END) != 1 or text.index(HOME_START) > text.index(HOME_END):
         raise ValueError(f"home: {str(path)!r} needs exactly one {HOME_START} … {HOME_END} block")
     head, rest = text.split(HOME_START)
     _, tail = rest.split(HOME_END)
-    _atomic(path, head + home_block(rows) + tail)
+    _atomic(path, head + home_block(rows, prefix=prefix) + tail)
 
 
 def home_block_in(path: str | Path) -> str:
@@ -328,8 +338,8 @@ def write(rows: list[dict], run: dict, out: Path, title: str | None, command: st
     command = command or f"cdln verify --profile {profile}"
     _atomic(out.with_suffix(".json"), json.dumps(rows, indent=1, ensure_ascii=False))
     _atomic(out.with_suffix(".md"), markdown(rows, run, title, command, docs=out.parent, rendered=rendered))
-    if home:
-        update_home(home, rows)
+    for page in ([home] if isinstance(home, (str, Path)) else home or []):
+        update_home(page, rows, prefix=link_prefix(page, out.parent))
 
 
 def main(argv=None) -> int:
@@ -339,7 +349,9 @@ def main(argv=None) -> int:
     src.add_argument("--from-json", help="re-render from a report's committed rows (OUT.json), without running tests")
     ap.add_argument("--out", help="path without suffix: writes OUT.md and OUT.json (default with --from-json: "
                                   "that file's path without .json)")
-    ap.add_argument("--home", help="also write the verdict table into this page's marked block (docs/index.md)")
+    ap.add_argument("--home", action="append", default=[],
+                    help="also write the verdict table into this page's marked block (docs/index.md, README.md; "
+                         "repeatable; links are made relative to the page)")
     ap.add_argument("--title", default=None, help="page title (default: from the profile)")
     ap.add_argument("--command", default=None, help="the command quoted as the report's origin (default: from the profile)")
     a = ap.parse_args(argv)
@@ -351,8 +363,9 @@ def main(argv=None) -> int:
     given = Path(a.verdicts or a.from_json)
     if not given.is_file():
         ap.error(f"{'--verdicts' if a.verdicts else '--from-json'}: no such file {str(given)!r}")
-    if a.home and not Path(a.home).is_file():
-        ap.error(f"--home: no such file {a.home!r}")
+    for page in a.home:
+        if not Path(page).is_file():
+            ap.error(f"--home: no such file {page!r}")
     try:
         data = json.loads(given.read_text())
         if a.verdicts:
