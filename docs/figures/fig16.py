@@ -21,13 +21,14 @@ def make(ctx):
     # initial train loss ≈ ½·mean over observed entries of M*² = ½‖M*‖_F²/d² (uniform sampling)
     tol = s["rel_tol"] * 0.5 * float(np.sum(sig**2)) / s["d"] ** 2
     res = {"alpha": [], "steps": [], "time_s": [], "reached": []}
-    for a in s["alphas"]:
-        r = ctx.run(**subset(s, problem="completion", model="compressed", alpha=a, tol=tol))
+    # every run is asked for before any is read, so `cdln figures --paper` collects them in one pass
+    runs = [ctx.run(**subset(s, problem="completion", model="compressed", alpha=a, tol=tol)) for a in s["alphas"]]
+    w = ctx.run(**subset(s, problem="completion", model="wide", tol=tol))
+    for a, r in zip(s["alphas"], runs):
         res["alpha"].append(a)
         res["steps"].append(r.summary["steps_done"])
         res["time_s"].append(r.summary["train_time_s"])
         res["reached"].append(r.summary["stopped"] == "tolerance")
-    w = ctx.run(**subset(s, problem="completion", model="wide", tol=tol))
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     a = np.array(res["alpha"])
     for ax, key, yl in ((axes[0], "steps", "GD steps to tolerance"), (axes[1], "time_s", "training time to tolerance (s)")):
