@@ -1,7 +1,14 @@
 """Re-check a stored counterexample with NumPy alone (no theory, no sim, no torch).
 
-    python -m verify.recheck docs/verification.json            # every counterexample of a report
+    python -m verify.recheck [REPORT.json]                     # every counterexample of a report
     python -m verify.recheck CLAIM INDEX [--from REPORT.json]   # one, as the report's section numbers it
+
+REPORT.json defaults to the repository's docs/verification.json; a relative path is read from the
+working directory, else from the repository root (the report's commands name ``docs/…`` paths), so
+the commands work from any folder where ``verify`` imports (the repository root, or PYTHONPATH
+naming it: verify/ is the test suite, not an installed package). Exit status: 0 when every
+counterexample re-checked still contradicts its claim, 1 when one does not, 2 (one line on
+stderr) for a bad claim, index or report file.
 
 Each counterexample in the report carries the target, the initial layers (nested lists), the
 hyperparameters and the claimed margin; this file recomputes the margin from those numbers only
@@ -14,11 +21,16 @@ from __future__ import annotations
 import json
 import sys
 from functools import reduce
+from pathlib import Path
 
 import numpy as np
 
 from verify.claims import THEOREM1_ULPS_PER_STEP
 from verify.tolerance import ulps
+
+ROOT = Path(__file__).resolve().parents[1]
+#: the report read when none is named: the ci profile's, wherever the command runs from
+DEFAULT_REPORT = "docs/verification.json"
 
 
 def _e2e(Ws):
@@ -105,15 +117,31 @@ def stored(rows: list, claim: str, index: int) -> dict:
     return with_cex[claim][index - 1]
 
 
-def _all(path: str) -> int:
-    rows = json.load(open(path))
+def load_rows(path: str) -> list:
+    """The rows of a report's JSON: ``path`` from the working directory, else (relative) from the repository
+    root. Raises ValueError naming the file and what is wrong with it."""
+    p = Path(path)
+    if not p.is_file() and not p.is_absolute() and (ROOT / p).is_file():
+        p = ROOT / p
+    try:
+        rows = json.loads(p.read_text())
+    except OSError as exc:
+        raise ValueError(f"cannot read {path!r} ({exc.strerror or exc})") from None
+    except ValueError:
+        raise ValueError(f"{path!r} is not JSON") from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and "id" in r for r in rows):
+        raise ValueError(f"{path!r} is not a list of report rows (objects with an 'id')")
+    return rows
+
+
+def _all(rows: list) -> int:
     bad = 0
     for r in rows:
         for c in r.get("counterexample") or []:
             m = recheck(c)
             ok = m < 0
             bad += not ok
-            print(f"{r['id']:<16} {c['statement'][:70]:<70} margin {m:+.3e}  {'confirmed' if ok else 'NOT confirmed'}")
+            print(f"{r['id']:<16} {c.get('statement', '')[:70]:<70} margin {m:+.3e}  {'confirmed' if ok else 'NOT confirmed'}")
     return 1 if bad else 0
 
 
@@ -137,24 +165,28 @@ def main(argv=None) -> int:
     import argparse
 
     argv = list(sys.argv[1:] if argv is None else [argv] if isinstance(argv, str) else argv)
-    if not argv or (len(argv) == 1 and argv[0].endswith(".json")):
-        return _all(argv[0] if argv else "docs/verification.json")
 
     class _Parser(argparse.ArgumentParser):
         def error(self, message):  # one line, status 2
             self.exit(2, f"{self.prog}: error: {message}\n")
 
+    if not argv or (len(argv) == 1 and argv[0].endswith(".json")):
+        try:
+            rows = load_rows(argv[0] if argv else DEFAULT_REPORT)
+        except ValueError as exc:
+            _Parser(prog="python -m verify.recheck").error(f"REPORT.json: {exc}")
+        return _all(rows)
+
     ap = _Parser(prog="python -m verify.recheck", description="re-check a stored counterexample with NumPy alone")
     ap.add_argument("claim", help="the claim id (a section of the report)")
     ap.add_argument("index", type=int, help="which of the claim's counterexamples, from 1 (as the report numbers them)")
-    ap.add_argument("--from", dest="path", default="docs/verification.json", help="the report's rows (default: %(default)s)")
+    ap.add_argument("--from", dest="path", default=DEFAULT_REPORT,
+                    help="the report's rows (default: the repository's %(default)s)")
     a = ap.parse_args(argv)
     try:
-        rows = json.load(open(a.path))
-    except OSError as exc:
-        ap.error(f"--from: cannot read {a.path!r} ({exc.strerror})")
-    except ValueError:
-        ap.error(f"--from: {a.path!r} is not JSON")
+        rows = load_rows(a.path)
+    except ValueError as exc:
+        ap.error(f"--from: {exc}")
     try:
         return _one(rows, a.claim, a.index)
     except ValueError as exc:
