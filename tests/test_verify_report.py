@@ -313,6 +313,43 @@ def test_the_recheck_command_fails_loudly_on_a_bad_claim_or_index(args, names):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and names in r.stderr and not r.stdout, r.stderr
 
 
+def test_the_recheck_commands_work_from_any_folder(tmp_path):
+    """The report's commands name docs/… paths; run elsewhere (verify importable) they still read the
+    repository's reports, and the whole-report form exits 0 there too."""
+    rows = {r["id"]: r for r in json.loads((ROOT / "docs" / "verification-deep.json").read_text())}
+    for cmd in (rows["corollary1"]["recheck"][0], "python -m verify.recheck corollary1 1"):
+        r = _recheck(*shlex.split(cmd)[3:], cwd=tmp_path)
+        assert r.returncode == 0 and "confirmed" in r.stdout, (cmd, r.stderr)
+    r = _recheck(cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.count("confirmed") == r.stdout.count("\n") > 0, r.stderr
+
+
+@pytest.mark.parametrize("args", [["/nonexistent/r15.json"], ["docs/verification.md.json"]])
+def test_the_whole_report_recheck_fails_loudly_on_a_missing_file(args, tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "verification.md.json").write_text("{}")  # JSON, but not a report's rows
+    r = _recheck(*args, cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "REPORT.json" in r.stderr and not r.stdout, r.stderr
+
+
+def test_recheck_commands_name_the_report_relative_to_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert rp.recheck_command("x", 1, rp._json_path(tmp_path / "docs" / "verification")) == "python -m verify.recheck x 1"
+    assert rp._json_path(tmp_path / "docs" / "verification-deep") == "docs/verification-deep.json"
+    outside = tmp_path.parent / "elsewhere" / "rep"
+    assert rp._json_path(outside) == str(outside.with_suffix(".json"))
+
+
+def test_a_home_page_without_its_block_leaves_every_file_as_it_was(tmp_path):
+    v = tmp_path / "v.json"
+    v.write_text(json.dumps(_verdicts(_passed())))
+    (tmp_path / "home.md").write_text("# no block\n")
+    r = subprocess.run([sys.executable, "-m", "verify.report", "--verdicts", str(v), "--out", str(tmp_path / "rep"),
+                        "--home", str(tmp_path / "home.md")], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "home" in r.stderr
+    assert not (tmp_path / "rep.json").exists() and not (tmp_path / "rep.md").exists()
+
+
 def test_stored_raises_value_error_naming_the_argument():
     from verify.recheck import stored
 

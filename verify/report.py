@@ -142,7 +142,17 @@ def recheck_command(claim_id: str, index: int, source=None) -> str:
 
 
 def _json_path(out) -> str | None:
-    return None if out is None else str(Path(out).with_suffix(".json"))
+    """The JSON the recheck commands name: relative to the working directory (the repository root, where
+    the commands run) when it lies under it, so that the page does not depend on how ``--out`` was spelled."""
+    if out is None:
+        return None
+    p = Path(out).with_suffix(".json")
+    if p.is_absolute():
+        try:
+            p = p.resolve().relative_to(Path.cwd().resolve())
+        except ValueError:  # outside the working directory: only its absolute path names it
+            pass
+    return p.as_posix()
 
 
 def _seconds(s) -> str:
@@ -279,15 +289,21 @@ def link_prefix(page: str | Path, docs: str | Path) -> str:
     return "" if rel == "." else rel.replace(os.sep, "/") + "/"
 
 
-def update_home(path: str | Path, rows: list[dict], prefix: str = "") -> None:
-    """Replace a page's marked block with :func:`home_block` (atomically)."""
+def with_home_block(path: str | Path, rows: list[dict], prefix: str = "") -> str:
+    """The page's text with its marked block replaced by :func:`home_block` (nothing is written).
+    Raises ValueError unless the page has exactly one block."""
     path = Path(path)
     text = path.read_text()
     if text.count(HOME_START) != 1 or text.count(HOME_END) != 1 or text.index(HOME_START) > text.index(HOME_END):
         raise ValueError(f"home: {str(path)!r} needs exactly one {HOME_START} … {HOME_END} block")
     head, rest = text.split(HOME_START)
     _, tail = rest.split(HOME_END)
-    _atomic(path, head + home_block(rows, prefix=prefix) + tail)
+    return head + home_block(rows, prefix=prefix) + tail
+
+
+def update_home(path: str | Path, rows: list[dict], prefix: str = "") -> None:
+    """Replace a page's marked block with :func:`home_block` (atomically)."""
+    _atomic(Path(path), with_home_block(path, rows, prefix))
 
 
 def home_block_in(path: str | Path) -> str:
@@ -332,14 +348,17 @@ class _Parser(argparse.ArgumentParser):
 
 def write(rows: list[dict], run: dict, out: Path, title: str | None, command: str | None, home=None,
           rendered: str | None = None) -> None:
-    """Write OUT.json and OUT.md (and the home page's block), each atomically."""
+    """Write OUT.json and OUT.md (and the home pages' blocks), each atomically. Every text is made first,
+    so a home page without its block (ValueError) leaves every file as it was."""
     profile = run["profile"]
     title = title or "Verification report" + ("" if profile == "ci" else f" ({profile} profile)")
     command = command or f"cdln verify --profile {profile}"
-    _atomic(out.with_suffix(".json"), json.dumps(rows, indent=1, ensure_ascii=False))
-    _atomic(out.with_suffix(".md"), markdown(rows, run, title, command, docs=out.parent, rendered=rendered))
-    for page in ([home] if isinstance(home, (str, Path)) else home or []):
-        update_home(page, rows, prefix=link_prefix(page, out.parent))
+    pages = [home] if isinstance(home, (str, Path)) else list(home or [])
+    texts = {page: with_home_block(page, rows, prefix=link_prefix(page, out.parent)) for page in pages}
+    texts = {out.with_suffix(".json"): json.dumps(rows, indent=1, ensure_ascii=False),
+             out.with_suffix(".md"): markdown(rows, run, title, command, docs=out.parent, rendered=rendered), **texts}
+    for path, text in texts.items():
+        _atomic(Path(path), text)
 
 
 def main(argv=None) -> int:
