@@ -55,11 +55,13 @@ def _describe_default(value) -> str:
 
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls, *, suppress_defaults: bool = False,
-                        command_defaults: dict | None = None, command: str = "") -> None:
+                        command_defaults: dict | None = None, command: str = "",
+                        command_notes: dict | None = None) -> None:
     """One flag per field of ``cls``. With ``suppress_defaults`` a flag that is not given is absent from the
     parsed namespace (so it can be merged over a config file); the default still shows in the help.
     ``command_defaults`` are the command's own defaults where they differ from the dataclass's (the help
-    then names both: ``(cdln run: 5.0 unless given; sim.RunConfig (default: 1.0))``)."""
+    then names both: ``(cdln run: 5.0 unless given; sim.RunConfig (default: 1.0))``); ``command_notes`` adds
+    a word to a command default (``(cdln run: 40000 unless given, AltMin: 1000; …)``)."""
     hints = typing.get_type_hints(cls)
     own = command_defaults or {}
     for f in dataclasses.fields(cls):
@@ -70,7 +72,8 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls, *, suppress_defaul
         if meta.get("unit"):
             text += f" [unit: {meta['unit']}]"
         if f.name in own:
-            text += (f" ({command}: {_describe_default(own[f.name])} unless given; "
+            note = (command_notes or {}).get(f.name)
+            text += (f" ({command}: {_describe_default(own[f.name])} unless given{', ' + note if note else ''}; "
                      f"{cls.__module__.split('.')[0]}.{cls.__name__} (default: {_describe_default(f.default)}))")
         elif "default" not in text:  # a None default is explained by the help text itself
             text += f" (default: {_describe_default(f.default)})"

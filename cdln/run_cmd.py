@@ -21,6 +21,18 @@ import warnings
 #: σ*_10 = 8.88, at step 36,384 at α = 5: ~5 s on one core) and a log every 100 steps (400 logs; logging,
 #: one SVD of W_{L:1} each, would otherwise take as long as the training)
 FIRST_CONTACT = {"alpha": 5.0, "steps": 40_000, "log_every": 100}
+#: AltMin's steps are least-squares solves (≈ 12 ms each at the paper's size) and it fits the paper's target
+#: in tens of them: ``cdln run --model altmin`` keeps RunConfig's 1000 steps and a log every 10 (40,000 steps
+#: would take some eight minutes); α does not apply to it
+ALTMIN_KEEPS = ("steps", "log_every")
+
+
+def first_contact(asked: dict) -> dict:
+    """``cdln run``'s own defaults for a run asked with ``asked`` (the config file's keys under the flags):
+    :data:`FIRST_CONTACT`, less :data:`ALTMIN_KEEPS` for AltMin."""
+    if asked.get("model") == "altmin":
+        return {k: v for k, v in FIRST_CONTACT.items() if k not in ALTMIN_KEEPS}
+    return dict(FIRST_CONTACT)
 
 
 def add_run_flags(p: argparse.ArgumentParser) -> None:
@@ -29,10 +41,13 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
 
     from .flags import add_dataclass_flags
 
-    add_dataclass_flags(p, RunConfig, suppress_defaults=True, command_defaults=FIRST_CONTACT, command="cdln run")
+    keeps = {f.name: f"AltMin: {f.default}" for f in dataclasses.fields(RunConfig) if f.name in ALTMIN_KEEPS}
+    add_dataclass_flags(p, RunConfig, suppress_defaults=True, command_defaults=FIRST_CONTACT, command="cdln run",
+                        command_notes=keeps)
     p.add_argument("--config", default=None, metavar="FILE",
                    help="JSON file with the same keys as the flags (snake_case, e.g. rank_hat; a relative "
-                        "target_file is read from the file's folder); flags override it")
+                        "target_file is read from the file's folder); flags override it, and a key it leaves "
+                        "out takes cdln run's default (--alpha 5, --steps 40000 and --log-every 100 included)")
     p.add_argument("--out", default=None, help="result folder (default: runs/<config hash>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -62,7 +77,8 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         base = _read_config_file(args.config) if args.config is not None else {}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            cfg = RunConfig.from_dict({**FIRST_CONTACT, **base, **given})
+            asked = {**base, **given}
+            cfg = RunConfig.from_dict({**first_contact(asked), **asked})
         for w in caught:
             print(f"cdln run: warning: {w.message}", file=sys.stderr)
     except (ValueError, TypeError) as exc:
@@ -83,7 +99,10 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     except (DataError, MemoryError, ValueError) as exc:
         parser.exit(2, f"cdln run: error: {exc}\n")
     except DivergenceError as exc:
-        parser.exit(1, f"cdln run: {exc}\n")
+        # the stable step falls with α (theory.critical_step_size): say where an α nobody gave came from
+        why = (f" (α = {cfg.alpha:g} is cdln run's default, not sim.RunConfig's {RunConfig().alpha:g}: give --alpha "
+               "or a smaller --eta)" if cfg.model == "compressed" and "alpha" not in asked else "")
+        parser.exit(1, f"cdln run: {exc}{why}\n")
     finally:
         if bar is not None:
             bar.close()

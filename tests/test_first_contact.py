@@ -80,7 +80,41 @@ def test_help_names_both_defaults(capsys):
         main(["run", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "(cdln run: 5.0 unless given; sim.RunConfig (default: 1.0))" in text
-    assert "(cdln run: 40000 unless given; sim.RunConfig (default: 1000))" in text
+    assert "(cdln run: 40000 unless given, AltMin: 1000; sim.RunConfig (default: 1000))" in text
+    assert "(cdln run: 100 unless given, AltMin: 10; sim.RunConfig (default: 10))" in text
+    assert "a key it leaves out takes cdln run's default (--alpha 5, --steps 40000 and --log-every 100 included)" in text
+
+
+def test_altmin_keeps_runconfigs_step_budget(tmp_path):
+    """AltMin's step is a least-squares solve and it fits in tens of them: 40,000 would take minutes."""
+    from cdln.run_cmd import ALTMIN_KEEPS, first_contact
+
+    assert first_contact({"model": "altmin"}) == {k: v for k, v in FIRST_CONTACT.items() if k not in ALTMIN_KEEPS}
+    assert first_contact({}) == first_contact({"model": "wide"}) == FIRST_CONTACT
+    cfg = sim.RunConfig.from_dict({**first_contact({"model": "altmin"}), "model": "altmin"})
+    d = sim.RunConfig()
+    assert (cfg.steps, cfg.log_every) == (d.steps, d.log_every)
+
+
+def test_a_divergence_at_the_first_contact_alpha_says_where_alpha_came_from(tmp_path, capsys):
+    """η between the stable step at α = 5 and at α = 1: the run diverges only because of cdln run's α."""
+    eta = 1.5 * theory.critical_step_size(SPECTRUM[0], depth=3, alpha=FIRST_CONTACT["alpha"])
+    assert eta < theory.critical_step_size(SPECTRUM[0], depth=3, alpha=1.0)
+    argv = ["run", "--quiet", *SMALL[:10], "--eta", f"{eta!r}", "--steps", "400", "--log-every", "50"]
+    for extra, hint in (([], True), (["--alpha", "5"], False)):
+        with pytest.raises(SystemExit) as exc:
+            main([*argv, *extra, "--out", str(tmp_path / f"r{len(extra)}")])
+        err = capsys.readouterr().err
+        assert exc.value.code == 1 and err.count("\n") == 1 and "diverged" in err, err
+        assert ("is cdln run's default, not sim.RunConfig's 1" in err) == hint, err
+
+
+def test_a_run_whose_last_log_is_not_finite_gives_no_next_step():
+    cfg = sim.RunConfig.from_dict({**FIRST_CONTACT, "d": 20, "spectrum": SPECTRUM, "rank_hat": 8})
+    sv = np.full((2, 1, 13), np.nan)
+    rep = mode_report(cfg, type("R", (), {"singular_values": sv})())
+    assert rep["fitted"] == [0] and rep["next_mode"] == [1] and rep["next_step"] == [None]
+    assert describe(rep).endswith("next: seed 0: W_{L:1} is not finite at the last log (diverged)")
 
 
 def test_closing_line_counts_fitted_modes_and_gives_theorys_next_step(tmp_path, capsys):
@@ -138,12 +172,19 @@ def test_other_runs_say_how_theorys_step_was_obtained(tmp_path, capsys):
     line, run = _cli(capsys, tmp_path, *base, "--model", "wide")
     assert "0/2 target modes fitted" in line and "theory estimates mode 1 at step" in line
     assert run.summary["modes"]["how"].startswith("estimate")
+    # the wide DLN's estimate: the flow limit at α = 1 (its outer layers take the plain step), κ = 1
+    wide = theory.incremental_schedule([6.0], depth=3, eps=0.1, alpha=1.0, eta=0.02)
+    assert run.summary["modes"]["next_step"] == [int(wide.steps[0])]
     line, run = _cli(capsys, tmp_path, *base, "--init", "oracle", "--mode", "flow")
     flow = theory.incremental_schedule([6.0], depth=3, eps=0.1, alpha=5.0, eta=0.02)
     assert run.summary["modes"]["next_step"] == [int(flow.steps[0])] and "flow" in run.summary["modes"]["how"]
     assert math.ceil(flow.times[0] / 0.02) == int(flow.steps[0])
     line, run = _cli(capsys, tmp_path, *base, "--problem", "completion", "--observed", "0.5")
     assert "theory estimates mode 1 at step" in line
+    # completion's: the flow limit at the step κη, κ = |Ω|/(n1·n2) in expectation (theory.curvature_scale)
+    kappa = theory.curvature_scale("completion", (20, 20), n_observed=round(0.5 * 20 * 20))
+    est = theory.incremental_schedule([6.0], depth=3, eps=0.1, alpha=FIRST_CONTACT["alpha"], eta=kappa * 0.02)
+    assert run.summary["modes"]["next_step"] == [int(est.steps[0])]
     # AltMin of rank 1 cannot hold the second mode; theory gives AltMin no step count
     line, run = _cli(capsys, tmp_path, "--d", "20", "--spectrum", "6,4", "--rank-hat", "1", "--model", "altmin",
                      "--steps", "3")
