@@ -109,6 +109,10 @@ def mode_report(cfg, run) -> dict:
             continue
         j = int(todo[0])  # the largest σ* not yet fitted: the one theory expects first
         out["next_mode"].append(j + 1)
+        if not np.all(np.isfinite(sv[b])):  # a run that diverged (mode_report takes any Run): no step to give
+            out["next_step"].append(None)
+            out["note"] = f"seed {cfg.seed_list[b]}: W_{{L:1}} is not finite at the last log (diverged)"
+            continue
         if cfg.model == "compressed" and j >= cfg.rank_hat:
             out["next_step"].append(None)
             out["note"] = f"r̂ = {cfg.rank_hat} < r = {sig.size}: the compressed DLN holds only r̂ modes"
