@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "and when theory expects the next",
                         description="Run GD (or AltMin, or the gradient flow) on a problem; results in runs/<hash>/. "
                                     "Defaults are sim.RunConfig's (the paper's setting) except --alpha 5, --steps "
-                                    "40000 and --log-every 100 (cdln run's own, so that a run with no flags learns "
+                                    "40000 and --log-every 100 (AltMin keeps 1000 steps and a log every 10) (cdln run's own, so that a run with no flags learns "
                                     "its whole target in seconds; sim.RunConfig and sweep specs keep alpha 1, 1000 "
                                     "steps, a log every 10). The closing line gives how many of the target's modes "
                                     "are fitted (sigma_i >= 0.99 sigma*_i) and, if not all, the step at which theory "

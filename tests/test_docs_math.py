@@ -7,10 +7,7 @@ formulas, no raw TeX) is checked in Chromium by tests/test_docs_site.py.
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -100,16 +97,6 @@ def test_every_docstring_math_block_and_role_is_rewritten():
                             left.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert blocks >= 20 and roles >= 100, f"only {blocks} math blocks and {roles} roles found in the docstrings"
     assert not left, f"docstrings whose reST math is not fully rewritten: {left}"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    res = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)], cwd=ROOT,
-                         env=env, capture_output=True, text=True)
-    assert res.returncode == 0, f"mkdocs build --strict failed:\n{res.stderr[-3000:]}"
-    return out
 
 
 def test_site_serves_mathjax_itself(site):

@@ -18,8 +18,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -29,16 +27,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 WIDTH, HEIGHT = 1280, 900  # the reader's window (CSS px)
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    res = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)], cwd=ROOT,
-                         env=env, capture_output=True, text=True)
-    assert res.returncode == 0, f"mkdocs build --strict failed:\n{res.stderr[-3000:]}"
-    return out
 
 
 def test_site_builds_strict_with_every_page_and_figure(site):
