@@ -39,6 +39,12 @@ def is_url(root) -> bool:
     return isinstance(root, str) and "://" in root and not root.startswith("file://")
 
 
+def diverged_record(cfg: sim.RunConfig, exc: sim.DivergenceError) -> dict:
+    """What the store keeps of a run that diverged (``_diverged/<key>.json``)."""
+    return {"key": cfg.key(), "config": cfg.to_dict(), "status": "diverged", "message": str(exc),
+            "step": exc.step, "loss": exc.loss, "seed": exc.seed, "eta_stable": exc.eta_stable}
+
+
 class Store:
     def __new__(cls, root: str | os.PathLike, *args, **kwargs):  # subclasses may take more arguments
         if cls is Store and is_url(root):
@@ -86,8 +92,7 @@ class Store:
         return json.loads(p.read_text()) if p.is_file() else None
 
     def put_diverged(self, cfg: sim.RunConfig, exc: sim.DivergenceError) -> dict:
-        rec = {"key": cfg.key(), "config": cfg.to_dict(), "status": "diverged", "message": str(exc),
-               "step": exc.step, "loss": exc.loss, "seed": exc.seed, "eta_stable": exc.eta_stable}
+        rec = diverged_record(cfg, exc)
         atomic_write_text(self._diverged_path(cfg.key()), json.dumps(rec, indent=1))
         return rec
 
@@ -174,8 +179,7 @@ class RemoteStore(Store):
         return json.loads(self.fs.cat_file(p)) if self.fs.exists(p) else None
 
     def put_diverged(self, cfg: sim.RunConfig, exc: sim.DivergenceError) -> dict:
-        rec = {"key": cfg.key(), "config": cfg.to_dict(), "status": "diverged", "message": str(exc),
-               "step": exc.step, "loss": exc.loss, "seed": exc.seed, "eta_stable": exc.eta_stable}
+        rec = diverged_record(cfg, exc)
         self.fs.makedirs(f"{self.base}/_diverged", exist_ok=True)
         self.fs.pipe_file(self._diverged_path(cfg.key()), json.dumps(rec, indent=1).encode())  # one whole object
         return rec
