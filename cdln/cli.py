@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     fg.add_argument("--workers", type=int, default=None,
                     help="with --paper: processes of the embedded Dask LocalCluster (default: one per core)")
     fg.add_argument("--scheduler", default=None, help="with --paper: an existing Dask cluster's address (tcp://HOST:PORT)")
+    fg.add_argument("--threads", type=int, default=None,
+                    help="with --paper: torch threads per run on a worker (default 1; e.g. --workers 1 --threads 2 gives one long run both cores)")
     fg.add_argument("--list", action="store_true", help="list the figures and exit")
     fg.add_argument("--runs", default="runs", help="run cache folder (default: runs)")
     t1 = sub.add_parser("table1", help="Table 1: MLP and ViT with a plain, DLN or compressed-DLN penultimate layer")

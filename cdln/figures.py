@@ -115,9 +115,10 @@ def collect(names: list[str], scripts: dict[str, Path], runs_root: Path) -> tupl
     return pending, errors
 
 
-def make_paper_runs(names, scripts, runs_root: Path, *, workers=None, scheduler=None, log=print) -> dict:
+def make_paper_runs(names, scripts, runs_root: Path, *, workers=None, scheduler=None, threads=1, log=print) -> dict:
     """Collect and make every run the paper-setting figures need, pass after pass, through the sweep engine
-    on one Dask cluster; returns {name: error} for the scripts that cannot be drawn."""
+    on one Dask cluster, ``threads`` torch threads per run; returns {name: error} for the scripts that cannot
+    be drawn."""
     import contextlib
     import dataclasses
 
@@ -135,7 +136,8 @@ def make_paper_runs(names, scripts, runs_root: Path, *, workers=None, scheduler=
             if client is None:
                 client = stack.enter_context(engine._client(None, scheduler, workers))
             t0 = time.perf_counter()
-            df = run_points(points, store=runs_root, client=client, max_batch=max(c.seeds for c in pending))
+            df = run_points(points, store=runs_root, client=client, max_batch=max(c.seeds for c in pending),
+                            threads=threads)
             bad = df[df.status != "completed"]
             log(f"pass {k}: {len(df)} runs ({len(bad)} not completed) in {time.perf_counter() - t0:.0f} s")
             if len(bad):
@@ -194,10 +196,11 @@ def figures_command(args, parser) -> int:
         parser.exit(2, f"cdln figures: error: unknown figure {unknown[0]!r}; valid: {', '.join(scripts)}\n")
     if args.paper and args.fast:
         parser.exit(2, "cdln figures: error: --paper and --fast exclude each other\n")
-    if not args.paper and (args.workers is not None or args.scheduler is not None):
-        parser.exit(2, "cdln figures: error: --workers and --scheduler apply only with --paper\n")
-    if args.workers is not None and args.workers < 1:
-        parser.exit(2, f"cdln figures: error: --workers must be >= 1, got {args.workers}\n")
+    if not args.paper and (args.workers is not None or args.scheduler is not None or args.threads is not None):
+        parser.exit(2, "cdln figures: error: --workers, --scheduler and --threads apply only with --paper\n")
+    for flag in ("workers", "threads"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            parser.exit(2, f"cdln figures: error: --{flag} must be >= 1, got {getattr(args, flag)}\n")
     if args.paper:
         return _paper(args, parser, scripts)
     names = args.names or list(scripts)
@@ -233,7 +236,8 @@ def _paper(args, parser, scripts) -> int:
     names = args.names or list(paper)
     runs_root = Path(args.runs)
     t0 = time.perf_counter()
-    errors = make_paper_runs(names, paper, runs_root, workers=args.workers, scheduler=args.scheduler)
+    errors = make_paper_runs(names, paper, runs_root, workers=args.workers, scheduler=args.scheduler,
+                             threads=args.threads or 1)
     for n, msg in errors.items():
         print(f"{n:16s} FAILED while collecting its runs: {msg}", file=sys.stderr)
     return _draw_all(names, paper, list(errors), t0, "paper-setting figure(s)",

@@ -31,6 +31,7 @@ import theory
 
 from .build import make_problem
 from .config import RunConfig
+from .fused_np import numpy_chunk
 from .fused import Coefficients, _tile, fused_chunk
 from .gd import CHUNK, gd_step, uses_factored_step
 from .models import init_compressed, init_wide, widths_of
@@ -99,15 +100,17 @@ def _setup(model: str, d: int, seeds: int, device, dtype: str):
     return cfg, p, Ws, sc
 
 
-def _engine(p, Ws, sc, eta, k: int):
-    """k steps as :func:`sim.gd.run_gd` takes them: one fused chunk and its divergence check."""
+def _engine(p, Ws, sc, eta, k: int, kernel: str = "torch"):
+    """k steps as :func:`sim.gd.run_gd` takes them: one fused chunk (torch's, or NumPy's BLAS with
+    ``kernel="numpy"``, :mod:`sim.fused_np`) and its divergence check."""
+    chunk = numpy_chunk if kernel == "numpy" else fused_chunk
     B = Ws[0].shape[0]
     co = Coefficients(eta, sc, 1.0, B, Ws[0])
     buf = torch.empty((k, B), dtype=Ws[0].dtype, device=Ws[0].device)
     limit = torch.full((B,), float("inf"), dtype=Ws[0].dtype, device=Ws[0].device)
 
     def call():
-        if not fused_chunk(p, Ws, co, k, buf):  # no fused form: the eager loop, as run_gd takes it
+        if not chunk(p, Ws, co, k, buf):  # no fused form: the eager loop, as run_gd takes it
             for i in range(k):
                 buf[i] = gd_step(Ws, sc, eta, p)
         return bool(torch.all(buf <= limit))
@@ -203,6 +206,7 @@ def _steps(d, model, dev, dtype, eta, peer, timing):
     if dev.type == "cpu":
         Wn, Mn = [W[0].numpy().copy() for W in Ws], p.target[0].numpy()
         fns["numpy"] = lambda: [_numpy_step(Wn, Mn, eta, factored) for _ in range(k)]
+        fns["numpy_kernel"] = _engine(p, [W.clone() for W in Ws], sc, eta, k, kernel="numpy")
     Wa = [W[0].clone().requires_grad_(True) for W in Ws]
     fns["autograd"] = lambda: [_autograd_step(Wa, p.target[0], eta) for _ in range(k)]
     if peer:
@@ -218,6 +222,9 @@ def _batched(model, d, sizes, dev, dtype, eta, peer, timing, mm, sync):
     setups = {B: _setup(model, d, B, dev, dtype) for B in sizes}
     k = CHUNK
     fns = {B: _engine(s[1], s[2], s[3], eta, k) for B, s in setups.items()}
+    if dev.type == "cpu":  # the same batches with kernel="numpy" (sim.fused_np: tiles over the threads)
+        fns.update({("numpy", B): _engine(s[1], [W.clone() for W in s[2]], s[3], eta, k, kernel="numpy")
+                    for B, s in setups.items()})
     big = max(sizes)
     _, pb, Wb, scb = setups[big]
     # the step's matmuls alone, tile by tile as the engine runs a batch (sim.fused._tile)
@@ -238,6 +245,9 @@ def _batched(model, d, sizes, dev, dtype, eta, peer, timing, mm, sync):
     out = {"model": model, "d": d, "flops_per_run_step": flops, "run_steps_per_s": rate,
            "matmul_fraction": {B: frac(r) for B, r in rate.items()},
            "speedup_vs_sequential": {B: r / rate[sizes[0]] for B, r in rate.items()}}
+    if ("numpy", big) in t:
+        rn = {B: B / t[("numpy", B)] for B in sizes}
+        out["numpy_kernel"] = {"run_steps_per_s": rn, "matmul_fraction": {B: frac(r) for B, r in rn.items()}}
     if "mixed" in t:
         out["mixed_eta"] = {"B": big, "run_steps_per_s": big / t["mixed"], "matmul_fraction": frac(big / t["mixed"])}
     if "jax" in t:

@@ -27,10 +27,12 @@ import torch
 import theory
 
 from .fused import Coefficients, fused_chunk
+from .fused_np import numpy_chunk
 
 __all__ = ["gradients", "gd_step", "gd_steps", "uses_factored_step", "end_to_end", "run_gd", "Trace", "DivergenceError",
-           "log_metrics", "CHUNK"]
+           "log_metrics", "CHUNK", "KERNELS"]
 
+KERNELS = ("torch", "numpy")  #: what runs the fused chunks: torch's ATen products (the reference) or NumPy's BLAS
 CHUNK = 32  #: steps per fused call: amortises the call; a diverging run computes at most this many steps past it
 
 
@@ -174,7 +176,8 @@ def _host(v) -> np.ndarray:
 
 def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float = 0.0, patience: int = 0,
            seeds: list[int], depth: int, alpha, loss_name: str, n_sv: int,
-           progress=None, divergence_factor: float = 1e8, fused: bool = True, drop_diverged: bool = False) -> Trace:
+           progress=None, divergence_factor: float = 1e8, fused: bool = True, drop_diverged: bool = False,
+           kernel: str = "torch") -> Trace:
     """Run GD (in place on ``Ws``) with logging, tolerance and patience stops, and divergence detection.
 
     ``patience`` > 0 stops the run at the first log at which every instance's held-out ``test_error`` has
@@ -187,7 +190,14 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
     with ``drop_diverged`` the error goes into ``trace.diverged[k]`` instead and instance k is frozen at zero
     weights (every instance's products are its own, so the others go on bitwise as before).
     ``fused=False`` takes the eager reference loop (:func:`gd_step`'s arithmetic, checked every step).
+    ``kernel="numpy"`` runs the fused chunks on NumPy's BLAS (:mod:`sim.fused_np`: CPU only, within a stated
+    rounding bound of the torch step, not bitwise equal to it).
     """
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+    if kernel == "numpy" and Ws[0].device.type != "cpu":
+        raise ValueError(f"kernel 'numpy' runs on the CPU only; the weights are on {Ws[0].device}")
+    chunk_fn = numpy_chunk if kernel == "numpy" else fused_chunk
     trace = Trace()
     cuda = Ws[0].is_cuda
     sync = torch.cuda.synchronize if cuda else (lambda: None)
@@ -235,7 +245,7 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
             t0 = time.perf_counter()
             while chunk > 0:
                 n = min(chunk, CHUNK)
-                if fused and fused_chunk(problem, Ws, coefs, n, losses):
+                if fused and chunk_fn(problem, Ws, coefs, n, losses):
                     check(losses[:n], t)
                 else:  # the eager loop: the same buffer, so a divergence is found at its exact step on CUDA too
                     for i in range(n):

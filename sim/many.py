@@ -89,7 +89,8 @@ def execute_many(cfgs, *, progress=None) -> list:
         Ws, scales = init_compressed(base, problem, device, seeds=seeds, eps=eps, alpha=alpha)
     trace = run_gd(problem, Ws, scales, eta=[c.eta for c in cfgs], steps=base.steps, log_every=base.log_every,
                    tol=0.0, seeds=seeds, depth=base.depth, alpha=alpha, loss_name=base.loss,
-                   n_sv=logged_sv_count(base, problem), progress=progress, drop_diverged=True)
+                   n_sv=logged_sv_count(base, problem), progress=progress, drop_diverged=True,
+                   kernel=base.kernel)
     wall = time.perf_counter() - t0
     out = []
     for k in range(len(cfgs)):

@@ -173,7 +173,8 @@ def test_paper_mode_collects_runs_without_making_them_then_makes_them_through_th
     pending, errors = figures.collect(["toy"], {"toy": script}, runs)
     assert errors == {} and [c.model for c in pending] == ["compressed"] and not runs.exists()
     log = []
-    assert figures.make_paper_runs(["toy"], {"toy": script}, runs, workers=1, log=log.append) == {}
+    # threads reach each run's torch (one long paper run can have both cores: --workers 1 --threads 2)
+    assert figures.make_paper_runs(["toy"], {"toy": script}, runs, workers=1, threads=2, log=log.append) == {}
     assert [x.split(":")[0] for x in log] == ["pass 1", "pass 2"]  # the second run is asked for only once the first is read
     assert figures.collect(["toy"], {"toy": script}, runs) == ([], {})
     log.clear()
@@ -186,7 +187,8 @@ def test_paper_mode_collects_runs_without_making_them_then_makes_them_through_th
 
 def test_paper_mode_refuses_bad_flags_with_one_line():
     for args, msg in ((["--paper", "--fast"], "exclude each other"), (["--workers", "2"], "only with --paper"),
-                      (["--paper", "--workers", "0"], "--workers must be >= 1"),
+                      (["--threads", "2"], "only with --paper"), (["--paper", "--workers", "0"], "--workers must be >= 1"),
+                      (["--paper", "--threads", "0"], "--threads must be >= 1"),
                       (["--paper", "ode-vs-gd"], "not one of the paper's figures")):
         res = _cli(*args)
         assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and msg in res.stderr, (args, res.stderr)

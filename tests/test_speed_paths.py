@@ -268,11 +268,13 @@ def _fake_bench(peer: bool) -> dict:
     step = lambda model, d, s: {"model": model, "d": d, "factored": model == "compressed", "flops": 1e6,  # noqa: E731
                                 "ours_s": s, "gflops": 1e6 / s / 1e9, "fraction_of_matmul": 1e6 / s / 1e9 / 90.0,
                                 "eager_s": 1.5 * s, "numpy_s": 1.1 * s, "autograd_s": 2 * s, "kernels_s": 0.8 * s,
+                                "numpy_kernel_s": 0.5 * s,
                                 **({"jax_s": 0.9 * s} if peer else {})}
     batch = lambda model, d, B: {"model": model, "d": d, "flops_per_run_step": 1e6,  # noqa: E731
                                  "run_steps_per_s": {1: 1e4, B: 4e4}, "matmul_fraction": {1: 0.1, B: 0.6},
                                  "speedup_vs_sequential": {1: 1.0, B: 4.0},
                                  "kernels": {"B": B, "run_steps_per_s": 5e4, "matmul_fraction": 0.65},
+                                 "numpy_kernel": {"run_steps_per_s": {1: 2e4, B: 8e4}, "matmul_fraction": {1: 0.2, B: 0.75}},
                                  **({"jax": {"B": B, "run_steps_per_s": 3e4, "matmul_fraction": 0.4}} if peer else {})}
     return {"device": "cpu", "gpu": None, "dtype": "float64", "threads": 2, "torch": "x", "matmul_gflops": 90.0,
             "matmul_n": 2000, "peer": "jax" if peer else None, "peer_version": "jax 0 (cpu)",
@@ -285,11 +287,16 @@ def test_the_bench_report_prints_the_peer_table_fractions_and_targets():
     from sim.bench import format_bench, targets
 
     out = format_bench(_fake_bench(peer=True))
-    assert "| compressed r̂ = 20, d = 100 | 0.100 ms | 0.090 ms | 1.11 |" in out
+    assert "| compressed r̂ = 20, d = 100 | 0.100 ms | 0.050 ms | 0.090 ms | 1.11 | 0.56 |" in out
     assert "B=64: 40,000 (60%)" in out and "jax vmap B=1024: 30,000 (40%)" in out
+    assert "kernel numpy: B=1: 20,000 (20%)  B=64: 80,000 (75%)" in out
     names = {n: ok for n, ok, _ in targets(_fake_bench(peer=True))}
-    assert names["compressed d=100 step at most 1.2x JAX's"] and not names["B=64 compressed d=100 >= 70% of the matmul rate"]
-    assert names["B=1024 wide d=20 >= 50% of the matmul rate"] and names["B=1024 wide d=20 faster than JAX's vmap"]
+    assert names["compressed d=100 step at most 1.2x JAX's (kernel torch)"]
+    assert names["compressed d=100 step at most 1.2x JAX's (kernel numpy)"]
+    assert not names["B=64 compressed d=100 >= 70% of the matmul rate (kernel torch)"]
+    assert names["B=64 compressed d=100 >= 70% of the matmul rate (kernel numpy)"]
+    assert names["B=1024 wide d=20 >= 50% of the matmul rate (kernel torch)"]
+    assert names["B=1024 wide d=20 faster than JAX's vmap (kernel numpy)"]
 
 
 def test_the_bench_without_jax_says_so_in_one_line():

@@ -1,0 +1,225 @@
+r"""The fused chunks on NumPy's BLAS (``RunConfig(kernel="numpy")``): small CPU steps without torch's per-op cost.
+
+The compressed DLN's step at d = 100 is a dozen products of 20×100 matrices. Torch spends more time per
+product (dispatch, output allocation, its BLAS's set-up for skinny shapes) than NumPy with its bundled
+OpenBLAS does for the whole product, so below d ≈ 200 the same step in NumPy is about twice as fast
+(``cdln bench`` measures it in every run). This module runs :mod:`sim.fused`'s two chunks —
+the factored step (:meth:`sim.problems.Factorization.factored_gradients`) and the residual step — with
+the same products in the same order, on NumPy views of the very torch tensors (no copy: the weights move
+in place, and everything after the chunk sees torch tensors as before).
+
+**Not bitwise: a stated bound.** A different BLAS sums each product's K terms in a different order, so
+the two kernels' steps differ in the last bits. For a product of K terms each BLAS errs by at most
+:math:`\gamma_K|A||B|`, :math:`\gamma_K = K\epsilon/(1-K\epsilon)` (Higham, *Accuracy and Stability of
+Numerical Algorithms*, Eq. 3.13); a gradient that is a chain of m products and sums therefore differs
+between the kernels by at most
+
+.. math:: |\tilde g_{\rm numpy} - \tilde g_{\rm torch}| \le 2m\,\gamma_K\, g_{\rm abs} + O(\epsilon^2),
+
+with :math:`g_{\rm abs}` the same chain evaluated on :math:`|W_l|` and :math:`|M^*|` with every
+difference turned into a sum, and the update :math:`W - c\,g` adds at most two roundings of
+:math:`|W| + |c\,g|`. tests/test_numpy_kernel.py checks exactly this bound, step by step, along real
+trajectories of every path (factored, residual, masked, per-instance 1/N and per-instance η). The
+eager torch step (:func:`sim.gd.gd_step`) stays the reference, and ``kernel="torch"`` the default:
+a run that asks for ``numpy`` has ``kernel`` in its identity, so it is never mistaken for the reference.
+
+**Threads.** A batch runs in tiles (:func:`sim.fused._tile`; their number a multiple of the thread
+count), spread over ``torch.get_num_threads()`` Python threads — NumPy releases the GIL inside each
+product — with OpenBLAS held at one thread meanwhile; a single tile uses OpenBLAS's own threads, as
+many. OpenBLAS splits a product's rows and columns between its threads, never the K-sum, and every
+instance of a batch is its own product, so the numbers depend neither on the tiling, the thread count
+nor the batch (the tests check a batch against its single runs bitwise).
+
+Problems without a fused form (sensing, sparse storage) take torch's eager loop whatever the kernel.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .fused import Coefficients, _tile
+
+__all__ = ["numpy_chunk", "blas_threads"]
+
+
+def _dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(B,) :math:`\\langle a_k, b_k\\rangle` of two (B, m, n) stacks, as one batched product."""
+    B = a.shape[0]
+    return np.matmul(a.reshape(B, 1, -1), b.reshape(B, -1, 1)).reshape(B)
+
+
+def _update(Ws, grads, coef, neg, uniform) -> None:
+    """:math:`W_l \\leftarrow W_l - c_l g_l` in place (every ``g_l`` is a fresh temporary of this step)."""
+    for l, (W, g) in enumerate(zip(Ws, grads)):
+        if uniform[l]:
+            g *= coef[l]
+            W -= g
+        else:
+            g *= neg[l]
+            W += g
+
+
+def _backward(Ws, P, Bm, grads, top: int):
+    """:func:`sim.gd._backward`: :math:`∇_{W_l} = B_l P_{l-1}^⊤`, :math:`B_{l-1} = W_l^⊤ B_l`; :math:`∇_{W_1} = B_1`."""
+    for l in range(top, 0, -1):
+        grads[l] = np.matmul(Bm, P[l - 1].transpose(0, 2, 1))
+        Bm = np.matmul(Ws[l].transpose(0, 2, 1), Bm)
+    grads[0] = Bm
+    return grads
+
+
+def _prefixes(Ws):
+    P = [Ws[0]]
+    for l in range(1, len(Ws) - 1):
+        P.append(np.matmul(Ws[l], P[-1]))
+    return P
+
+
+def _factored(Ws, t, coef, neg, uniform, n: int, losses: np.ndarray) -> None:
+    """``n`` steps of :func:`sim.fused._factored` (the factored gradients and the update), in NumPy."""
+    M, Mt, tsq, half_u = t["M"], t["Mt"], t["tsq"], t["half_u"]
+    L = len(Ws)
+    for i in range(n):
+        P = _prefixes(Ws)
+        WL, PL = Ws[L - 1], P[L - 2]
+        WLt = WL.transpose(0, 2, 1)
+        WtW = np.matmul(WLt, WL)
+        PPt = np.matmul(PL, PL.transpose(0, 2, 1))
+        WtM = np.matmul(WLt, M)
+        gL = np.matmul(WL, PPt)
+        gL -= np.matmul(PL, Mt).transpose(0, 2, 1)
+        Bm = np.matmul(WtW, PL)
+        Bm -= WtM
+        losses[i] = (_dots(WtW, PPt) - 2.0 * _dots(WtM, PL) + tsq) * half_u
+        grads = [None] * L
+        grads[L - 1] = gL
+        _update(Ws, _backward(Ws, P, Bm, grads, L - 2), coef, neg, uniform)
+
+
+def _residual(Ws, t, coef, neg, uniform, n: int, losses: np.ndarray) -> None:
+    """``n`` steps of :func:`sim.fused._residual` (residual, mask, 1/N, backward, update), in NumPy."""
+    M, mask, inv_n = t["M"], t["mask"], t["inv_n"]
+    L = len(Ws)
+    for i in range(n):
+        P = _prefixes(Ws)
+        g = np.matmul(Ws[L - 1], P[L - 2])
+        g -= M
+        if t["has_mask"]:
+            g *= mask
+        loss = 0.5 * _dots(g, g)
+        if t["per_instance"]:
+            losses[i] = loss * inv_n
+            g *= inv_n.reshape(-1, 1, 1)
+        else:
+            losses[i] = loss * t["u"]
+        _update(Ws, _backward(Ws, P, g, [None] * L, L - 1), coef, neg, uniform)
+
+
+_KINDS = {"factored": _factored, "residual": _residual}
+
+
+def _openblas():
+    """NumPy's bundled OpenBLAS thread setter and getter, or ``None`` (another BLAS: left as it is)."""
+    if not hasattr(_openblas, "fns"):
+        _openblas.fns = None
+        libs = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "libscipy_openblas*.so"))
+        for lib in libs:
+            try:
+                h = ctypes.CDLL(lib)
+                _openblas.fns = (h.scipy_openblas_set_num_threads64_, h.scipy_openblas_get_num_threads64_)
+                break
+            except (OSError, AttributeError):
+                continue
+    return _openblas.fns
+
+
+class blas_threads:
+    """Context: NumPy's OpenBLAS on ``n`` threads inside, as it was after (no-op where it cannot be set)."""
+
+    def __init__(self, n: int):
+        self.n, self.old = int(n), None
+
+    def __enter__(self):
+        fns = _openblas()
+        if fns is not None:
+            self.old = int(fns[1]())
+            if self.old != self.n:
+                fns[0](ctypes.c_int(self.n))
+        return self
+
+    def __exit__(self, *exc):
+        fns = _openblas()
+        if fns is not None and self.old is not None and self.old != self.n:
+            fns[0](ctypes.c_int(self.old))
+        return False
+
+
+_POOLS: dict = {}
+
+
+def _pool(n: int) -> ThreadPoolExecutor:
+    if n not in _POOLS:
+        _POOLS[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="cdln-numpy-kernel")
+    return _POOLS[n]
+
+
+def _view(x):
+    return x.detach().numpy() if isinstance(x, Tensor) else x
+
+
+def numpy_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor, tile: int | None = None,
+                threads: int | None = None) -> bool:
+    """:func:`sim.fused.fused_chunk` with NumPy's BLAS: ``n`` GD steps in place on the CPU tensors ``Ws``, the
+    loss before step i in ``losses[i]``. ``False`` (nothing done) where the problem has no fused step.
+    ``threads`` (default ``torch.get_num_threads()``) Python threads share the batch's tiles."""
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 1):
+        raise ValueError(f"tile must be None or an integer >= 1 (instances per tile), got {tile!r}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be None or an integer >= 1, got {threads!r}")
+    if Ws[0].device.type != "cpu" or losses.device.type != "cpu":
+        raise ValueError(f"kernel 'numpy' runs on the CPU only; the weights are on {Ws[0].device}")
+    terms = problem.fused_terms(Ws)
+    if terms is None or len(Ws) < 2:
+        return False
+    kind, t = terms
+    T = threads if threads is not None else torch.get_num_threads()
+    B = Ws[0].shape[0]
+    per = max(1, tile if tile is not None else _tile(Ws, t["M"]))
+    k = -(-B // per)
+    if T > 1 and k > 1:  # as many tiles as a multiple of the threads, of equal sizes: no thread waits for another
+        k = -(-k // T) * T
+    per = -(-B // min(k, B))
+    W = [_view(w) for w in Ws]
+    tt = {name: _view(v) for name, v in t.items()}
+    neg = [_view(x) for x in coefs.neg]
+    out = _view(losses)
+    run = _KINDS[kind]
+
+    def tile_of(a: int):
+        sl = slice(a, min(B, a + per))
+        full = a == 0 and sl.stop == B
+        sub = (lambda v: v) if full else (lambda v: v[sl] if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == B else v)
+        # an out-of-place tile view of losses: written back below (a column slice of a C array is strided)
+        rows = out if full else np.empty((n, sl.stop - sl.start), dtype=out.dtype)
+        run([sub(w) for w in W], {name: sub(v) for name, v in tt.items()}, coefs.coef, [sub(x) for x in neg],
+            coefs.uniform, n, rows)
+        if not full:
+            out[:n, sl] = rows
+
+    starts = list(range(0, B, per))
+    if len(starts) == 1 or T == 1:
+        with blas_threads(T):
+            for a in starts:
+                tile_of(a)
+    else:
+        with blas_threads(1):
+            for f in [_pool(T).submit(tile_of, a) for a in starts]:
+                f.result()
+    return True
