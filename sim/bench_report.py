@@ -88,7 +88,7 @@ def _share(r) -> str:
     return s + (f", {r['kernels_s'] / r['jax_s']:.2f}x JAX's whole step" if "jax_s" in r else "")
 
 
-KERNELS = (("torch", "ours_s"), ("numpy", "numpy_kernel_s"))  #: each kernel's per-step column in a step row
+KERNEL_COLUMNS = (("torch", "ours_s"), ("numpy", "numpy_kernel_s"))  #: each kernel's per-step column in a step row
 
 
 def targets(res: dict) -> list[tuple[str, bool, str]]:
@@ -96,20 +96,20 @@ def targets(res: dict) -> list[tuple[str, bool, str]]:
     kernel-dependent ones once per kernel measured (``kernel torch`` is ours, the default)."""
     rows = []
     st = res["steps"]
-    for kname, col in KERNELS:
+    for kname, col in KERNEL_COLUMNS:
         share = _share if kname == "torch" else (lambda r: "")
         c100 = [r for r in st if r["model"] == "compressed" and r["d"] == 100 and col in r]
         if c100 and "jax_s" in c100[0]:
             v = c100[0][col] / c100[0]["jax_s"]
             rows.append((f"compressed d=100 step at most 1.2x JAX's (kernel {kname})", v <= 1.2,
-                         f"cdln/JAX {v:.2f}{share(c100[0])}"))
+                         f"cdln ({kname} kernel)/JAX {v:.2f}{share(c100[0])}"))
         for model in ("wide", "compressed"):
             np_rows = [r for r in st if r["model"] == model and r["d"] >= 200 and "numpy_s" in r and col in r]
             if np_rows:
                 w = max(np_rows, key=lambda r: r[col] / r["numpy_s"])
                 v = w[col] / w["numpy_s"]
                 rows.append((f"{model} step within 1.25x of NumPy for d >= 200 (kernel {kname})", v <= 1.25,
-                             f"worst ours/numpy {v:.2f} (d = {w['d']}){share(w)}"))
+                             f"worst cdln ({kname} kernel)/numpy {v:.2f} (d = {w['d']}){share(w)}"))
     big = [r for r in st if r["model"] == "wide" and r["d"] >= 500]
     if big:
         v = min(r["fraction_of_matmul"] for r in big)
@@ -132,7 +132,8 @@ def targets(res: dict) -> list[tuple[str, bool, str]]:
             if "jax" in b:
                 j = b["jax"]["run_steps_per_s"]
                 rows.append((f"B={B} {b['model']} d={b['d']} faster than JAX's vmap (kernel {kname})",
-                             m["run_steps_per_s"][B] >= j, f"cdln/JAX throughput {m['run_steps_per_s'][B] / j:.2f}"))
+                             m["run_steps_per_s"][B] >= j,
+                             f"cdln ({kname} kernel)/JAX throughput {m['run_steps_per_s'][B] / j:.2f}"))
     return rows
 
 

@@ -17,18 +17,23 @@ between the kernels by at most
 .. math:: |\tilde g_{\rm numpy} - \tilde g_{\rm torch}| \le 2m\,\gamma_K\, g_{\rm abs} + O(\epsilon^2),
 
 with :math:`g_{\rm abs}` the same chain evaluated on :math:`|W_l|` and :math:`|M^*|` with every
-difference turned into a sum, and the update :math:`W - c\,g` adds at most two roundings of
-:math:`|W| + |c\,g|`. tests/test_numpy_kernel.py checks exactly this bound, step by step, along real
+difference turned into a sum, and the update :math:`W - c\,g` adds three roundings of at most
+:math:`\tfrac{\epsilon}{2}(|W| + |c\,g|)` (one in torch's fused multiply–add, two in NumPy's
+:math:`c\,g` then :math:`W - c\,g`). tests/test_numpy_kernel.py checks exactly this bound, step by step, along real
 trajectories of every path (factored, residual, masked, per-instance 1/N and per-instance η). The
 eager torch step (:func:`sim.gd.gd_step`) stays the reference, and ``kernel="torch"`` the default:
 a run that asks for ``numpy`` has ``kernel`` in its identity, so it is never mistaken for the reference.
 
-**Threads.** A batch runs in tiles (:func:`sim.fused._tile`; their number a multiple of the thread
-count), spread over ``torch.get_num_threads()`` Python threads — NumPy releases the GIL inside each
-product — with OpenBLAS held at one thread meanwhile; a single tile uses OpenBLAS's own threads, as
-many. OpenBLAS splits a product's rows and columns between its threads, never the K-sum, and every
-instance of a batch is its own product, so the numbers depend neither on the tiling, the thread count
-nor the batch (the tests check a batch against its single runs bitwise).
+**Threads.** A batch runs in tiles (:func:`sim.fused._tile`; their number rounded up to a multiple of
+the thread count), spread over ``torch.get_num_threads()`` Python threads — NumPy releases the GIL
+inside each product — with OpenBLAS held at one thread meanwhile; a single tile runs on OpenBLAS's own
+threads, as many (where NumPy's BLAS is not an OpenBLAS whose threads can be set, the tiles run one
+after another and its threads are left alone). Every instance of a batch is its own product, so the
+tiling never changes a number. As for :mod:`sim.fused`, every bitwise claim holds at one fixed thread
+count: OpenBLAS threads a product of more than about 2.6·10⁵ multiply–adds (d ≥ 300 wide, d ≥ 500
+compressed) and may then round it differently on 1 and 2 threads, so above one thread a single run
+(OpenBLAS threaded) and the same instance in a batch (OpenBLAS at one thread) may differ in their last
+bits. On one thread (the sweep's workers) a batch equals its single runs bitwise, which the tests check.
 
 Problems without a fused form (sensing, sparse storage) take torch's eager loop whatever the kernel.
 """
@@ -38,7 +43,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 import torch
@@ -125,18 +130,25 @@ def _residual(Ws, t, coef, neg, uniform, n: int, losses: np.ndarray) -> None:
 _KINDS = {"factored": _factored, "residual": _residual}
 
 
+_OPENBLAS_SYMBOLS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),  # NumPy >= 2
+                     ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),  # NumPy 1.26's libopenblas64_
+                     ("openblas_set_num_threads", "openblas_get_num_threads"))
+
+
 def _openblas():
     """NumPy's bundled OpenBLAS thread setter and getter, or ``None`` (another BLAS: left as it is)."""
     if not hasattr(_openblas, "fns"):
         _openblas.fns = None
-        libs = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "libscipy_openblas*.so"))
+        libs = sorted(glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "lib*openblas*.so*")))
         for lib in libs:
             try:
                 h = ctypes.CDLL(lib)
-                _openblas.fns = (h.scipy_openblas_set_num_threads64_, h.scipy_openblas_get_num_threads64_)
-                break
-            except (OSError, AttributeError):
+            except OSError:
                 continue
+            for set_name, get_name in _OPENBLAS_SYMBOLS:
+                if hasattr(h, set_name) and hasattr(h, get_name):
+                    _openblas.fns = (getattr(h, set_name), getattr(h, get_name))
+                    return _openblas.fns
     return _openblas.fns
 
 
@@ -193,7 +205,7 @@ def numpy_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor, tile: 
     B = Ws[0].shape[0]
     per = max(1, tile if tile is not None else _tile(Ws, t["M"]))
     k = -(-B // per)
-    if T > 1 and k > 1:  # as many tiles as a multiple of the threads, of equal sizes: no thread waits for another
+    if T > 1 and k > 1:  # a multiple of the threads, of about equal sizes: no thread idles while others work
         k = -(-k // T) * T
     per = -(-B // min(k, B))
     W = [_view(w) for w in Ws]
@@ -214,12 +226,18 @@ def numpy_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor, tile: 
             out[:n, sl] = rows
 
     starts = list(range(0, B, per))
-    if len(starts) == 1 or T == 1:
+    if len(starts) == 1 or T == 1 or _openblas() is None:
         with blas_threads(T):
             for a in starts:
                 tile_of(a)
-    else:
-        with blas_threads(1):
-            for f in [_pool(T).submit(tile_of, a) for a in starts]:
+        return True
+    with blas_threads(1):
+        futures = [_pool(T).submit(tile_of, a) for a in starts]
+        try:
+            for f in futures:
                 f.result()
+        finally:  # an error or an interrupt: no tile is left running (in BLAS, or on the weights) past this call
+            for f in futures:
+                f.cancel()
+            wait(futures)
     return True

@@ -26,13 +26,13 @@ import torch
 
 import theory
 
+from .config import KERNELS
 from .fused import Coefficients, fused_chunk
 from .fused_np import numpy_chunk
 
 __all__ = ["gradients", "gd_step", "gd_steps", "uses_factored_step", "end_to_end", "run_gd", "Trace", "DivergenceError",
            "log_metrics", "CHUNK", "KERNELS"]
 
-KERNELS = ("torch", "numpy")  #: what runs the fused chunks: torch's ATen products (the reference) or NumPy's BLAS
 CHUNK = 32  #: steps per fused call: amortises the call; a diverging run computes at most this many steps past it
 
 

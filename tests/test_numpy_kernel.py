@@ -24,8 +24,13 @@ CASES = {  # every fused path: factored (L = 2, 3, 4), residual, masked with a p
                                           loss="mean", observed=0.5, sampling="fixed"),
     "factored float32": dict(problem="factorization", model="compressed", d=30, rank=3, rank_hat=6, loss="sum",
                              dtype="float32"),
+    "residual L=2, one η": dict(problem="factorization", model="wide", d=16, rank=2, rank_hat=4, depth=2, loss="sum"),
+    "factored L=3, one η": dict(problem="factorization", model="compressed", d=30, rank=3, rank_hat=6, loss="sum"),
+    "masked float32": dict(problem="completion", model="wide", d=16, rank=2, rank_hat=4, loss="mean", observed=0.5,
+                           dtype="float32"),
 }
 ETAS = {"sum": [0.02, 0.01, 0.015], "mean": [2.0, 1.0, 1.5]}  # a different η per instance: per-instance coefficients
+ONE_ETA = {"residual L=2, one η", "factored L=3, one η"}  # one η for the batch: the uniform update `W -= c g`
 
 
 def _setup(kw, seeds=3):
@@ -108,20 +113,26 @@ def _check_one_step(p, Ws, sc, etas):
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_numpy_step_within_the_rounding_bound_of_the_torch_step_along_a_trajectory(name):
-    """From the initialisation, in the middle of learning and near the end (the torch run's own states),
-    one NumPy step lands within the stated bound of the torch step, every entry of every layer."""
+    """From the initialisation, through the escape and near the end (the torch run's own states), one
+    NumPy step lands within the stated bound of the torch step, every entry of every layer."""
     kw = CASES[name]
     cfg, p, Ws, sc = _setup(kw)
-    etas = ETAS[cfg.loss]
+    etas = ETAS[cfg.loss][0] if name in ONE_ETA else ETAS[cfg.loss]
     u = p.uniform_scale if p.uniform_scale is not None else 1.0
     co = Coefficients(etas, sc, u, cfg.seeds, Ws[0])
-    buf = torch.empty((100, cfg.seeds), dtype=Ws[0].dtype)
-    for _ in range(4):  # states after 0, 100, 200 and 300 torch steps
-        _check_one_step(p, Ws, sc, etas)
-        with torch.no_grad():
-            fused_chunk(p, Ws, co, 100, buf)
-        assert bool(torch.isfinite(buf).all())
-    assert float(buf[-1].max()) < float(buf[0].max())  # it was learning: the states checked are not all alike
+    worst, first = [], None
+    for n in (0, 10, 20, 70, 200):  # states after 0, 10, 30, 100 and 300 torch steps
+        if n:
+            buf = torch.empty((n, cfg.seeds), dtype=Ws[0].dtype)
+            with torch.no_grad():
+                fused_chunk(p, Ws, co, n, buf)
+            assert bool(torch.isfinite(buf).all())
+            first = buf[0] if first is None else first
+        worst.append(_check_one_step(p, Ws, sc, etas))
+    assert float(buf[-1].max()) < float(first.max())  # it was learning: the states checked are not all alike
+    # the kernels did differ (NumPy's BLAS really ran), by at most the bound (docs/simulation.md quotes the
+    # observed share of it)
+    assert 0 < max(worst) <= 1, worst
 
 
 def test_a_batch_equals_its_single_runs_bitwise_whatever_the_tiles_and_threads():
