@@ -160,7 +160,10 @@ def write_outputs(res: dict, *, json_path=None, markdown_path=None) -> None:
             "percentages are useful FLOPs per second over the matmul rate measured in the same run, and",
             "`kernels` the step's matmuls replayed alone as a share of our step (what no removal of Python,",
             "dispatch or allocation can take away). `f` marks the factored (residual-free) step the",
-            "compressed DLN uses on factorization. Timings of sub-millisecond steps vary markedly between",
+            "compressed DLN uses on factorization. `np-kernel` (and `kernel numpy`) is the same engine run with",
+            "`--kernel numpy` (NumPy's OpenBLAS, within a stated rounding bound of the torch step, see",
+            "[Speed](simulation.md#speed)); every target that depends on the kernel is reported for both.",
+            "Timings of sub-millisecond steps vary markedly between",
             "runs on a shared machine; each number is the best of interleaved repeats, and `cdln bench`",
             "prints fresh ones."]
         if res.get("threads_pinned"):
