@@ -108,6 +108,8 @@ class RunConfig:
                         "(0: never)", unit="per --loss")
     patience: int = option(0, "stop when no seed's held-out test error has reached a new minimum in this many "
                            "logs (problems movielens and ratings, model wide|compressed; 0: never)", unit="logs")
+    patience_delta: float = option(0.0, "with --patience: a test error counts as a new minimum only when it is below "
+                                   "the best so far by more than this fraction of it, in [0, 1) (0: any decrease)")
     seed: int = option(0, "first seed")
     seeds: int = option(1, "number of seeds run as one batch: seed, ..., seed + seeds - 1")
     mode: str = option("gd", "gd, or flow: integrate the gradient flow of all weights (time t = η·step)",
@@ -181,6 +183,8 @@ class RunConfig:
             u.add("kernel")  # the reference, or a run with no fused step for NumPy to take: torch's numbers either way
         if self.patience == 0:
             u.add("patience")  # not asked for: the identity (and every stored key) is what it was before the option
+        if self.patience_delta == 0:
+            u.add("patience_delta")  # likewise
         if self.mode == "flow":
             u.add("tol")  # the flow is integrated to the last logged time
         return frozenset(u)
@@ -372,6 +376,10 @@ class RunConfig:
         if self.patience and (self.problem not in ("movielens", "ratings") or self.model == "altmin"):
             raise ValueError(f"patience needs a held-out test split and GD: problem movielens|ratings and model "
                              f"wide|compressed; got problem {self.problem!r}, model {self.model!r}, patience "
+                             f"{self.patience!r}")
+        real("patience_delta", 0, 1, lo_open=False, hi_open=True)
+        if self.patience_delta and not self.patience:
+            raise ValueError(f"patience_delta = {self.patience_delta!r} applies only with patience > 0; got patience "
                              f"{self.patience!r}")
         real("observed", 0, 1)
         integer("measurements", 1)

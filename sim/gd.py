@@ -175,14 +175,16 @@ def _host(v) -> np.ndarray:
 
 
 def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float = 0.0, patience: int = 0,
-           seeds: list[int], depth: int, alpha, loss_name: str, n_sv: int,
+           patience_delta: float = 0.0, seeds: list[int], depth: int, alpha, loss_name: str, n_sv: int,
            progress=None, divergence_factor: float = 1e8, fused: bool = True, drop_diverged: bool = False,
            kernel: str = "torch") -> Trace:
     """Run GD (in place on ``Ws``) with logging, tolerance and patience stops, and divergence detection.
 
     ``patience`` > 0 stops the run at the first log at which every instance's held-out ``test_error`` has
     made no new minimum in the last ``patience`` logs (``trace.stopped = "patience"``): the wide net on
-    MovieLens is trained "until its test error stops improving" (Fig. 7), not for a guessed budget.
+    MovieLens is trained "until its test error stops improving" (Fig. 7), not for a guessed budget. With
+    ``patience_delta`` = δ > 0 a log is a new minimum only when its test error is below (1 − δ) × the best so
+    far: a test error that creeps down by parts in 10⁶ a log then counts as stopped.
 
     ``eta`` and ``alpha`` are numbers or one per instance (then ``scales`` holds per-instance lists too).
     Divergence: a non-finite loss, or a loss above ``divergence_factor`` × the same instance's initial one,
@@ -268,7 +270,7 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
                 break
             if patience > 0:
                 te = np.asarray(m["test_error"], dtype=np.float64)
-                better = te < best  # strictly lower; a NaN is never better
+                better = te < best * (1.0 - patience_delta)  # strictly lower (by δ·best); a NaN is never better
                 best = np.where(better, te, best)
                 since = np.where(better, 0, since + 1)
                 if bool(np.all(since >= patience)):

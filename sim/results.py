@@ -79,7 +79,8 @@ def _execute(cfg: RunConfig, device, progress) -> tuple[Trace, dict]:
             trace.steps = logged
         else:
             trace = run_gd(problem, Ws, scales, eta=cfg.eta, steps=cfg.steps, log_every=cfg.log_every,
-                           tol=cfg.tol, patience=cfg.patience, seeds=seeds, depth=cfg.depth,
+                           tol=cfg.tol, patience=cfg.patience, patience_delta=cfg.patience_delta,
+                           seeds=seeds, depth=cfg.depth,
                            alpha=cfg.alpha if cfg.model == "compressed" else 1.0, loss_name=cfg.loss,
                            n_sv=n_sv, progress=progress, kernel=cfg.kernel)
     return trace, summarise(trace, time.perf_counter() - t0, device)

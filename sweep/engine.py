@@ -109,7 +109,7 @@ def calibrate(plan: Plan, steps: int = CALIBRATION_STEPS) -> dict:
     for b in plan.todo:
         cfg = dataclasses.replace(b.config, seed=b.config.seed, seeds=len(b.points))
         k = min(int(cfg.steps), steps)
-        probe = dataclasses.replace(cfg, steps=k, log_every=k, tol=0.0, patience=0)
+        probe = dataclasses.replace(cfg, steps=k, log_every=k, tol=0.0, patience=0, patience_delta=0.0)
         shape = (len(b.points),) + tuple(getattr(probe, f) for f in _SHAPE_FIELDS)
         if shape not in per_shape:
             _, summary = sim.execute(probe)

@@ -23,11 +23,15 @@ def _noisy_ratings(tmp_path):
     return str(tmp_path / "noisy.npz")
 
 
-def _stop_log(err: np.ndarray, patience: int):
-    """First log index j >= 1 at which every seed's best test error is at least `patience` logs old
-    (err: logs × seeds); None if there is none."""
+def _stop_log(err: np.ndarray, patience: int, delta: float = 0.0):
+    """First log index j >= 1 at which every seed's last new minimum is at least `patience` logs old
+    (err: logs × seeds; a new minimum: below the previous one by more than delta times it); None if none."""
+    last = np.zeros(err.shape[1], dtype=int)  # log index of each seed's current minimum
     for j in range(1, err.shape[0]):
-        if all(j - int(np.argmin(err[: j + 1, k])) >= patience for k in range(err.shape[1])):
+        for k in range(err.shape[1]):
+            if err[j, k] < err[last[k], k] * (1 - delta):
+                last[k] = j
+        if all(j - last[k] >= patience for k in range(err.shape[1])):
             return j
     return None
 
@@ -45,6 +49,28 @@ def test_patience_stops_where_the_curve_says_and_changes_nothing_before(tmp_path
     assert summary["stopped"] == "patience" and cut.steps[-1] == full.steps[j]
     for name, logged in cut.metrics.items():  # the stop changes when the run ends, not its numbers
         assert np.array_equal(np.stack(logged), np.stack(full.metrics[name])[: j + 1]), name
+
+
+def test_patience_delta_stops_a_creeping_test_error_where_the_curve_says(tmp_path):
+    """With δ > 0 a decrease by less than δ·best is no new minimum: the run stops no later than with δ = 0,
+    where the re-derivation from the unstopped curve says, with the same numbers up to there."""
+    f = _noisy_ratings(tmp_path)
+    cfg = sim.RunConfig(problem="ratings", ratings_file=f, model="compressed", rank_hat=8, eps=0.3, eta=1.0,
+                        loss="mean", alpha=2.0, steps=600, log_every=10, seeds=2)
+    full, _ = sim.execute(cfg)
+    err = np.stack(full.metrics["test_error"])
+    strict, loose = _stop_log(err, 5), _stop_log(err, 5, delta=0.05)
+    assert loose is not None and loose < strict, "δ must cut the creeping tail short in this fixture"
+    cut, summary = sim.execute(dataclasses.replace(cfg, patience=5, patience_delta=0.05))
+    assert summary["stopped"] == "patience" and cut.steps[-1] == full.steps[loose]
+    for name, logged in cut.metrics.items():
+        assert np.array_equal(np.stack(logged), np.stack(full.metrics[name])[: loose + 1]), name
+    base = dataclasses.replace(cfg, patience=5)
+    assert "patience_delta" not in base.identity() and dataclasses.replace(base, patience_delta=0.05).key() != base.key()
+    with pytest.raises(ValueError, match=r"patience_delta must be in \[0, 1\), got 1.0"):
+        dataclasses.replace(base, patience_delta=1.0)
+    with pytest.raises(ValueError, match=r"patience_delta = 0.05 applies only with patience > 0"):
+        dataclasses.replace(cfg, patience_delta=0.05)
 
 
 def test_patience_zero_is_the_run_without_it_and_bad_uses_are_refused(tmp_path):

@@ -13,14 +13,17 @@ CAPTION = ("MovieLens-100K (943 users × 1682 movies, ratings from recbole's cop
            "against iterations (left) and training time (right, CPU, float64). The paper gives r̂, η and α but no "
            "ε: at the package's ε = 10⁻³ theory puts the first mode's escape at ~3·10⁴ steps for the wide net at "
            "η = 0.5 with the mean loss (both numbers are in the notes), so the paper-setting figure uses ε = 0.3, and "
-           "each net is trained until its test error has made no new minimum in 15 logs (`--patience 15`, 1,500 "
+           "each net is trained until its test error has made no new minimum, a decrease of more than 0.1 % of the best "
+           "so far, in 15 logs (`--patience 15 --patience-delta 0.001`, 1,500 "
            "steps): the wide net to where it stops improving, as the paper's comparison needs. The fast settings "
            "use a larger step (still below the compressed net's stable step η_c that theory gives for this matrix; both are in the "
            "notes) and a larger init ε so that the wide net moves within a minute; it is still far from converged "
            "there, so the fast figure compares equal time, not equal error.")
 PAPER = "with r̂ = 10 the compressed DLN reaches the wide DLN's test error in under 1/5 of the time."
 FULL = dict(eta=0.5, alpha=5.0, rank_hat=10, eps=0.3, depth=3, loss="mean", wide_steps=20_000, comp_steps=20_000,
-            wide_log=100, comp_log=100, patience=15)
+            wide_log=100, comp_log=100, patience=15, patience_delta=1e-3)
+# patience_delta: the wide net's test error creeps down by a few parts in 10⁶ a log for thousands of steps
+# (measured to step 9,400 at these settings), so a strict "any new minimum" never stops it within a session
 # each log costs three SVDs of 943 × 1682-sized matrices (~0.3 s on a CPU), so logs are sparse
 FAST = dict(eta=2.0, alpha=5.0, rank_hat=10, eps=0.3, depth=3, loss="mean", wide_steps=40, comp_steps=800,
             wide_log=10, comp_log=40, patience=0)
@@ -46,7 +49,8 @@ def _theory(s) -> tuple[float, dict]:
 def make(ctx):
     s = ctx.settings
     common = dict(problem="movielens", rank_hat=s["rank_hat"], eps=s["eps"], depth=s["depth"], eta=s["eta"],
-                  loss=s["loss"], **({"patience": s["patience"]} if s.get("patience") else {}))
+                  loss=s["loss"], **({"patience": s["patience"]} if s.get("patience") else {}),
+                  **({"patience_delta": s["patience_delta"]} if s.get("patience_delta") else {}))
     runs = {"wide": ctx.run(model="wide", steps=s["wide_steps"], log_every=s["wide_log"], **common),
             "compressed": ctx.run(model="compressed", alpha=s["alpha"], steps=s["comp_steps"], log_every=s["comp_log"],
                                   **common)}
