@@ -219,7 +219,7 @@ def numpy_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor, tile: 
         sl = slice(a, min(B, a + per))
         full = a == 0 and sl.stop == B
         sub = (lambda v: v) if full else (lambda v: v[sl] if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == B else v)
-        # an out-of-place tile view of losses: written back below (a column slice of a C array is strided)
+        # a tile's losses go to a buffer of its own, then into its columns (a column slice is strided)
         rows = out if full else np.empty((n, sl.stop - sl.start), dtype=out.dtype)
         run([sub(w) for w in W], {name: sub(v) for name, v in tt.items()}, coefs.coef, [sub(x) for x in neg],
             coefs.uniform, n, rows)
