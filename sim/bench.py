@@ -153,6 +153,55 @@ def _kernels(Ws, sc, eta, p, k: int):
     return call
 
 
+def _numpy_kernels(model: str, d: int, B: int, dev, dtype: str, eta, k: int):
+    """A callable running only the NumPy products of k ``kernel="numpy"`` steps of a batch of B, tile by tile
+    over the threads as :func:`sim.fused_np.numpy_chunk` runs them (same shapes and layouts, preallocated
+    outputs): the share of the numpy kernel's time that is its BLAS calls."""
+    from . import fused_np
+
+    T = torch.get_num_threads()
+    _, pb, Wb, _ = _setup(model, d, B, dev, dtype)
+    per = fused_np.tile_size(Wb, pb.target, None, T)
+    _, pt, Wt, sct = _setup(model, d, per, dev, dtype)
+    calls = []
+
+    class _Record:  # numpy, with matmul recorded (order "K" copies keep each operand's layout, transposes included)
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        @staticmethod
+        def matmul(a, b):
+            o = np.matmul(a, b)
+            calls.append((np.copy(a, order="K"), np.copy(b, order="K"), np.copy(o, order="K")))
+            return o
+
+    real, fused_np.np = fused_np.np, _Record()
+    try:
+        fused_np.numpy_chunk(pt, Wt, Coefficients(eta, sct, 1.0, per, Wt[0]), 1,
+                             torch.empty((1, per), dtype=Wt[0].dtype), tile=per, threads=1)
+    finally:
+        fused_np.np = real
+
+    def tile_calls():
+        for _ in range(k):
+            for a, b, o in calls:
+                np.matmul(a, b, out=o)
+
+    n_tiles = -(-B // per)
+
+    def call():
+        if n_tiles == 1 or T == 1 or fused_np._openblas() is None:
+            with fused_np.blas_threads(T):
+                for _ in range(n_tiles):
+                    tile_calls()
+            return
+        with fused_np.blas_threads(1):
+            for f in [fused_np._pool(T).submit(tile_calls) for _ in range(n_tiles)]:
+                f.result()
+
+    return call
+
+
 def _numpy_step(Ws, M, eta, factored):
     """The same step as ``sim.gd_step`` in plain NumPy (prefix/suffix or factored, with the loss)."""
     P = [Ws[0]]
@@ -225,6 +274,7 @@ def _batched(model, d, sizes, dev, dtype, eta, peer, timing, mm, sync):
     if dev.type == "cpu":  # the same batches with kernel="numpy" (sim.fused_np: tiles over the threads)
         fns.update({("numpy", B): _engine(s[1], [W.clone() for W in s[2]], s[3], eta, k, kernel="numpy")
                     for B, s in setups.items()})
+        fns["numpy_kernels"] = _numpy_kernels(model, d, max(sizes), dev, dtype, eta, k)
     big = max(sizes)
     _, pb, Wb, scb = setups[big]
     # the step's matmuls alone, tile by tile as the engine runs a batch (sim.fused._tile)
@@ -247,7 +297,9 @@ def _batched(model, d, sizes, dev, dtype, eta, peer, timing, mm, sync):
            "speedup_vs_sequential": {B: r / rate[sizes[0]] for B, r in rate.items()}}
     if ("numpy", big) in t:
         rn = {B: B / t[("numpy", B)] for B in sizes}
-        out["numpy_kernel"] = {"run_steps_per_s": rn, "matmul_fraction": {B: frac(r) for B, r in rn.items()}}
+        out["numpy_kernel"] = {"run_steps_per_s": rn, "matmul_fraction": {B: frac(r) for B, r in rn.items()},
+                               "kernels": {"B": big, "run_steps_per_s": big / t["numpy_kernels"],
+                                           "matmul_fraction": frac(big / t["numpy_kernels"])}}
     if "mixed" in t:
         out["mixed_eta"] = {"B": big, "run_steps_per_s": big / t["mixed"], "matmul_fraction": frac(big / t["mixed"])}
     if "jax" in t:

@@ -48,8 +48,10 @@ def format_bench(res: dict) -> str:
         out.append(f"  {b['model']:<11}d={b['d']:<4} {cells}")
         if "numpy_kernel" in b:
             nk = b["numpy_kernel"]
+            alone = (f";  its matmuls alone, B={nk['kernels']['B']}: {nk['kernels']['run_steps_per_s']:,.0f} "
+                     f"({nk['kernels']['matmul_fraction']:.0%})") if "kernels" in nk else ""
             out.append("  " + " " * 17 + "kernel numpy: " + "  ".join(
-                f"B={B}: {v:,.0f} ({nk['matmul_fraction'][B]:.0%})" for B, v in nk["run_steps_per_s"].items()))
+                f"B={B}: {v:,.0f} ({nk['matmul_fraction'][B]:.0%})" for B, v in nk["run_steps_per_s"].items()) + alone)
         extra = []
         if "mixed_eta" in b:
             m = b["mixed_eta"]
@@ -125,8 +127,8 @@ def targets(res: dict) -> list[tuple[str, bool, str]]:
             if m is None:
                 continue
             v = m["matmul_fraction"][B]
-            alone = (f"; its matmuls alone reach {b['kernels']['matmul_fraction']:.0%}"
-                     if kname == "torch" and b.get("kernels", {}).get("B") == B else "")
+            kb = b.get("kernels") if kname == "torch" else m.get("kernels")
+            alone = f"; its matmuls alone reach {kb['matmul_fraction']:.0%}" if kb and kb.get("B") == B else ""
             rows.append((f"B={B} {b['model']} d={b['d']} >= {goal:.0%} of the matmul rate (kernel {kname})", v >= goal,
                          f"{v:.0%}{alone}"))
             if "jax" in b:

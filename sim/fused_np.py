@@ -52,7 +52,7 @@ from torch import Tensor
 
 from .fused import Coefficients, _tile
 
-__all__ = ["numpy_chunk", "blas_threads"]
+__all__ = ["numpy_chunk", "blas_threads", "tile_size"]
 
 
 def _dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -187,6 +187,17 @@ def _view(x):
     return x.detach().numpy() if isinstance(x, Tensor) else x
 
 
+def tile_size(Ws, M, tile: int | None, T: int) -> int:
+    """Instances per tile: ``tile``, else :func:`sim.fused._tile`'s cache-sized tile, with the number of tiles
+    rounded up to a multiple of the ``T`` threads and the instances spread evenly over them."""
+    B = Ws[0].shape[0]
+    per = max(1, tile if tile is not None else _tile(Ws, M))
+    k = -(-B // per)
+    if T > 1 and k > 1:  # a multiple of the threads, of about equal sizes: no thread idles while others work
+        k = -(-k // T) * T
+    return -(-B // min(k, B))
+
+
 def numpy_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor, tile: int | None = None,
                 threads: int | None = None) -> bool:
     """:func:`sim.fused.fused_chunk` with NumPy's BLAS: ``n`` GD steps in place on the CPU tensors ``Ws``, the
@@ -204,11 +215,7 @@ def numpy_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor, tile: 
     kind, t = terms
     T = threads if threads is not None else torch.get_num_threads()
     B = Ws[0].shape[0]
-    per = max(1, tile if tile is not None else _tile(Ws, t["M"]))
-    k = -(-B // per)
-    if T > 1 and k > 1:  # a multiple of the threads, of about equal sizes: no thread idles while others work
-        k = -(-k // T) * T
-    per = -(-B // min(k, B))
+    per = tile_size(Ws, t["M"], tile, T)
     W = [_view(w) for w in Ws]
     tt = {name: _view(v) for name, v in t.items()}
     neg = [_view(x) for x in coefs.neg]
