@@ -3,8 +3,8 @@ r"""The fused chunks on NumPy's BLAS (``RunConfig(kernel="numpy")``): small CPU 
 The compressed DLN's step at d = 100 is a dozen products of 20×100 matrices. Torch spends more time per
 product (dispatch, output allocation, its BLAS's set-up for skinny shapes) than NumPy with its bundled
 OpenBLAS does for the whole product, so for small steps the same step in NumPy is faster (``cdln bench``
-times both kernels in every run: 1.55× at d = 100 and 1.2× at d = 200 for the compressed step, 1.7× for
-1,024 batched wide runs at d = 20, on the 2-core CPU of docs/benchmarks.md). This module runs :mod:`sim.fused`'s two chunks —
+times both kernels in every run; in two runs on a 2-core CPU: 1.4–1.55× at d = 100 and 1.2× at d = 200
+for the compressed step, 1.56–1.73× for 1,024 batched wide runs at d = 20). This module runs :mod:`sim.fused`'s two chunks —
 the factored step (:meth:`sim.problems.Factorization.factored_gradients`) and the residual step — with
 the same products in the same order, on NumPy views of the very torch tensors (no copy: the weights move
 in place, and everything after the chunk sees torch tensors as before).
