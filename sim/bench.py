@@ -153,14 +153,13 @@ def _kernels(Ws, sc, eta, p, k: int):
     return call
 
 
-def _numpy_kernels(model: str, d: int, B: int, dev, dtype: str, eta, k: int):
+def _numpy_kernels(model: str, d: int, pb, Wb, dev, dtype: str, eta, k: int):
     """A callable running only the NumPy products of k ``kernel="numpy"`` steps of a batch of B, tile by tile
     over the threads as :func:`sim.fused_np.numpy_chunk` runs them (same shapes and layouts, preallocated
-    outputs): the share of the numpy kernel's time that is its BLAS calls."""
+    outputs): the share of the numpy kernel's time that is its BLAS calls. ``pb``, ``Wb``: the batch timed."""
     from . import fused_np
 
-    T = torch.get_num_threads()
-    _, pb, Wb, _ = _setup(model, d, B, dev, dtype)
+    T, B = torch.get_num_threads(), Wb[0].shape[0]
     per = fused_np.tile_size(Wb, pb.target, None, T)
     _, pt, Wt, sct = _setup(model, d, per, dev, dtype)
     calls = []
@@ -188,18 +187,7 @@ def _numpy_kernels(model: str, d: int, B: int, dev, dtype: str, eta, k: int):
                 np.matmul(a, b, out=o)
 
     n_tiles = -(-B // per)
-
-    def call():
-        if n_tiles == 1 or T == 1 or fused_np._openblas() is None:
-            with fused_np.blas_threads(T):
-                for _ in range(n_tiles):
-                    tile_calls()
-            return
-        with fused_np.blas_threads(1):
-            for f in [fused_np._pool(T).submit(tile_calls) for _ in range(n_tiles)]:
-                f.result()
-
-    return call
+    return lambda: fused_np.run_tiles([tile_calls] * n_tiles, T)
 
 
 def _numpy_step(Ws, M, eta, factored):
@@ -274,7 +262,8 @@ def _batched(model, d, sizes, dev, dtype, eta, peer, timing, mm, sync):
     if dev.type == "cpu":  # the same batches with kernel="numpy" (sim.fused_np: tiles over the threads)
         fns.update({("numpy", B): _engine(s[1], [W.clone() for W in s[2]], s[3], eta, k, kernel="numpy")
                     for B, s in setups.items()})
-        fns["numpy_kernels"] = _numpy_kernels(model, d, max(sizes), dev, dtype, eta, k)
+        fns["numpy_kernels"] = _numpy_kernels(model, d, setups[max(sizes)][1], setups[max(sizes)][2], dev, dtype,
+                                              eta, k)
     big = max(sizes)
     _, pb, Wb, scb = setups[big]
     # the step's matmuls alone, tile by tile as the engine runs a batch (sim.fused._tile)

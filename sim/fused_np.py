@@ -52,7 +52,7 @@ from torch import Tensor
 
 from .fused import Coefficients, _tile
 
-__all__ = ["numpy_chunk", "blas_threads", "tile_size"]
+__all__ = ["numpy_chunk", "blas_threads", "tile_size", "run_tiles"]
 
 
 def _dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -233,14 +233,20 @@ def numpy_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor, tile: 
         if not full:
             out[:n, sl] = rows
 
-    starts = list(range(0, B, per))
-    if len(starts) == 1 or T == 1 or _openblas() is None:
+    run_tiles([lambda a=a: tile_of(a) for a in range(0, B, per)], T)
+    return True
+
+
+def run_tiles(tasks, T: int) -> None:
+    """Run the tiles' callables: in turn on OpenBLAS's own ``T`` threads when there is one tile, one thread or
+    no settable OpenBLAS; else on a pool of ``T`` Python threads with OpenBLAS held at one thread."""
+    if len(tasks) == 1 or T == 1 or _openblas() is None:
         with blas_threads(T):
-            for a in starts:
-                tile_of(a)
-        return True
+            for task in tasks:
+                task()
+        return
     with blas_threads(1):
-        futures = [_pool(T).submit(tile_of, a) for a in starts]
+        futures = [_pool(T).submit(task) for task in tasks]
         try:
             for f in futures:
                 f.result()
@@ -248,4 +254,3 @@ def numpy_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor, tile: 
             for f in futures:
                 f.cancel()
             wait(futures)
-    return True
