@@ -50,6 +50,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import fused_nb
 from .fused import Coefficients, _tile
 
 __all__ = ["numpy_chunk", "blas_threads", "tile_size", "run_tiles"]
@@ -215,17 +216,24 @@ def numpy_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor, tile: 
     kind, t = terms
     T = threads if threads is not None else torch.get_num_threads()
     B = Ws[0].shape[0]
-    per = tile_size(Ws, t["M"], tile, T)
     W = [_view(w) for w in Ws]
     tt = {name: _view(v) for name, v in t.items()}
     neg = [_view(x) for x in coefs.neg]
     out = _view(losses)
     run = _KINDS[kind]
+    compiled = _compiled(kind, W, tt)
+    # the compiled loop runs each instance's n steps in turn (its target stays in cache whatever the tile):
+    # one tile per thread; the NumPy calls run a cache-sized tile's steps together
+    per = (tile if tile is not None else -(-B // T)) if compiled else tile_size(Ws, t["M"], tile, T)
 
     def tile_of(a: int):
         sl = slice(a, min(B, a + per))
         full = a == 0 and sl.stop == B
         sub = (lambda v: v) if full else (lambda v: v[sl] if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == B else v)
+        if compiled:  # writes its losses straight into their columns
+            fused_nb.chunk(kind, [sub(w) for w in W], {name: sub(v) for name, v in tt.items()}, [sub(x) for x in neg],
+                           n, out[:n] if full else out[:n, sl])
+            return
         # a tile's losses go to a buffer of its own, then into its columns (a column slice is strided)
         rows = out if full else np.empty((n, sl.stop - sl.start), dtype=out.dtype)
         run([sub(w) for w in W], {name: sub(v) for name, v in tt.items()}, coefs.coef, [sub(x) for x in neg],
@@ -235,6 +243,18 @@ def numpy_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor, tile: 
 
     run_tiles([lambda a=a: tile_of(a) for a in range(0, B, per)], T)
     return True
+
+
+COMPILED = True  #: use :mod:`sim.fused_nb`'s compiled loop where it applies (``False``: the NumPy calls only)
+
+
+def _compiled(kind: str, W, tt) -> bool:
+    """Whether this chunk takes :mod:`sim.fused_nb`'s compiled loop: it is on, NumPy's OpenBLAS gemm is found
+    for the dtype, and every operand is laid out as its gemm calls read (else the NumPy calls, same bound)."""
+    if not COMPILED or not fused_nb.available(W[0].dtype):
+        return False
+    ops = list(W) + [tt["M"]] + ([tt["Mt"]] if kind == "factored" else []) + ([tt["mask"]] if tt.get("has_mask") else [])
+    return fused_nb.fits(ops)
 
 
 def run_tiles(tasks, T: int) -> None:

@@ -1,5 +1,6 @@
 """kernel="numpy" (sim.fused_np): the fused chunks on NumPy's BLAS, checked against the torch step with the
-rounding bound its module docstring derives, along real GD trajectories, on every fused path."""
+rounding bound its module docstring derives, along real GD trajectories, on every fused path, both by
+the compiled loop (sim.fused_nb) and by the NumPy calls it falls back to."""
 
 import numpy as np
 import pytest
@@ -8,9 +9,20 @@ import torch
 import sim
 from sim import RunConfig, init_compressed, init_wide, make_problem
 from sim.fused import Coefficients, fused_chunk
+from sim import fused_nb, fused_np
 from sim.fused_np import _openblas, blas_threads, numpy_chunk
 
 CPU = torch.device("cpu")
+COMPILED = fused_nb.available(np.float64) and fused_nb.available(np.float32)
+
+
+@pytest.fixture(params=["compiled", "numpy calls"])
+def path(request, monkeypatch):
+    """Each test below runs on both of the numpy kernel's paths (sim.fused_np.COMPILED)."""
+    if request.param == "compiled" and not COMPILED:
+        pytest.skip("NumPy's BLAS is not its bundled OpenBLAS: the compiled loop does not apply")
+    monkeypatch.setattr(fused_np, "COMPILED", request.param == "compiled")
+    return request.param
 
 CASES = {  # every fused path: factored (L = 2, 3, 4), residual, masked with a per-instance 1/N, float32
     "factored L=3": dict(problem="factorization", model="compressed", d=30, rank=3, rank_hat=6, loss="sum"),
@@ -112,7 +124,7 @@ def _check_one_step(p, Ws, sc, etas):
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_numpy_step_within_the_rounding_bound_of_the_torch_step_along_a_trajectory(name):
+def test_numpy_step_within_the_rounding_bound_of_the_torch_step_along_a_trajectory(name, path):
     """From the initialisation, through the escape and near the end (the torch run's own states), one
     NumPy step lands within the stated bound of the torch step, every entry of every layer."""
     kw = CASES[name]
@@ -135,7 +147,7 @@ def test_numpy_step_within_the_rounding_bound_of_the_torch_step_along_a_trajecto
     assert 0 < max(worst) <= 1, worst
 
 
-def test_a_batch_equals_its_single_runs_bitwise_whatever_the_tiles_and_threads():
+def test_a_batch_equals_its_single_runs_bitwise_whatever_the_tiles_and_threads(path):
     """Each instance is its own product in every tiling: a batch of 3 mixed-η instances, one tile or three
     tiles over two threads, equals each instance run alone."""
     kw = CASES["factored L=3"]
@@ -175,7 +187,7 @@ def test_a_numpy_kernel_run_is_its_own_identity_and_agrees_with_the_torch_run():
     assert np.allclose(ea, eb, rtol=1e-9, atol=0), float(np.max(np.abs(ea - eb) / ea))
 
 
-def test_the_numpy_kernel_leaves_numpys_blas_threads_as_it_found_them():
+def test_the_numpy_kernel_leaves_numpys_blas_threads_as_it_found_them(path):
     fns = _openblas()
     if fns is None:
         pytest.skip("NumPy's BLAS is not its bundled OpenBLAS: its threads are never touched")
@@ -215,3 +227,30 @@ def test_problems_without_a_fused_step_run_torchs_eager_step_whatever_the_kernel
     assert RunConfig(**base, kernel="numpy").key() == RunConfig(**base).key()
     a, b = sim.execute(RunConfig(**base))[0], sim.execute(RunConfig(**base, kernel="numpy"))[0]
     assert np.array_equal(np.asarray(a.metrics["recovery_error"]), np.asarray(b.metrics["recovery_error"]))
+
+
+def test_the_compiled_loop_takes_exactly_the_layouts_its_gemm_calls_read_and_is_used_where_it_applies():
+    """sim.fused_nb.fits reads the strides themselves: C-contiguous or exactly a transpose's, no empty axis.
+    A chunk whose weights it refuses (a strided view) takes the NumPy calls and still moves the weights
+    the same way within rounding; with a settable OpenBLAS the compiled loop is what runs by default."""
+    a = np.zeros((2, 3, 4))
+    assert fused_nb.fits([a, a.transpose(0, 2, 1)])
+    assert not fused_nb.fits([a[:, :, ::2]]) and not fused_nb.fits([np.zeros((2, 0, 4))])
+    assert not fused_nb.fits([np.zeros((3, 4))]) and not fused_nb.fits([a[:, ::2, :]])
+    cfg, p, Ws, sc = _setup(CASES["residual wide"])
+    kind, tt = p.fused_terms(Ws)
+    view = lambda v: v.numpy() if isinstance(v, torch.Tensor) else v  # noqa: E731
+    assert fused_np._compiled(kind, [W.numpy() for W in Ws], {k: view(v) for k, v in tt.items()}) == COMPILED
+    big = [torch.zeros((W.shape[0], W.shape[1], 2 * W.shape[2]), dtype=W.dtype) for W in Ws]
+    strided = [b[:, :, ::2] for b in big]  # every other column: not a layout a gemm call reads
+    for s_, W in zip(strided, Ws):
+        s_.copy_(W)
+    assert not fused_np._compiled(kind, [W.numpy() for W in strided], {k: view(v) for k, v in tt.items()})
+    co = Coefficients(ETAS["sum"], sc, 1.0, 3, Ws[0])
+    ref = [W.clone() for W in Ws]
+    with torch.no_grad():
+        assert numpy_chunk(p, strided, co, 5, torch.empty((5, 3), dtype=torch.float64))
+        assert fused_chunk(p, ref, Coefficients(ETAS["sum"], sc, 1.0, 3, Ws[0]), 5, torch.empty((5, 3), dtype=torch.float64))
+    # 5 steps, each within ~2mγ_K ≈ 1e-14 relative of the torch step (the bound test above): 1e-12 is room
+    # for their sum and its growth over 5 contracting steps
+    assert all(float(torch.linalg.norm(a_ - b_)) <= 1e-12 * float(torch.linalg.norm(b_)) for a_, b_ in zip(strided, ref))
