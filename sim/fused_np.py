@@ -230,12 +230,15 @@ def numpy_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor, tile: 
         sl = slice(a, min(B, a + per))
         full = a == 0 and sl.stop == B
         sub = (lambda v: v) if full else (lambda v: v[sl] if isinstance(v, np.ndarray) and v.ndim and v.shape[0] == B else v)
-        if compiled:  # writes its losses straight into their columns
+        # a tile's losses go to a buffer of its own, then into its columns (a column slice is strided; and the
+        # compiled loop then always sees a C-contiguous buffer, one type, compiled once)
+        rows = out[:n] if full else np.empty((n, sl.stop - sl.start), dtype=out.dtype)
+        if compiled:
             fused_nb.chunk(kind, [sub(w) for w in W], {name: sub(v) for name, v in tt.items()}, [sub(x) for x in neg],
-                           n, out[:n] if full else out[:n, sl])
+                           n, rows)
+            if not full:
+                out[:n, sl] = rows
             return
-        # a tile's losses go to a buffer of its own, then into its columns (a column slice is strided)
-        rows = out if full else np.empty((n, sl.stop - sl.start), dtype=out.dtype)
         run([sub(w) for w in W], {name: sub(v) for name, v in tt.items()}, coefs.coef, [sub(x) for x in neg],
             coefs.uniform, n, rows)
         if not full:
