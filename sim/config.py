@@ -178,8 +178,7 @@ class RunConfig:
             u |= {"spectrum", "target_file"}
         elif self.target == "spectrum":
             u |= {"target_file", "rank"}  # rank = len(spectrum)
-        if self.kernel == "torch" or self.mode == "flow" or self.model == "altmin" or self.problem == "sensing" \
-                or self.storage == "sparse":
+        if self.kernel == "torch" or self.mode == "flow" or self.model == "altmin" or self.storage == "sparse":
             u.add("kernel")  # the reference, or a run with no fused step for NumPy to take: torch's numbers either way
         if self.patience == 0:
             u.add("patience")  # not asked for: the identity (and every stored key) is what it was before the option

@@ -41,42 +41,50 @@ _GEMM_SYMBOLS = {  # NumPy >= 2 (libscipy_openblas64_), NumPy 1.26 (libopenblas6
     np.float64: ("scipy_cblas_dgemm64_", "cblas_dgemm64_"),
     np.float32: ("scipy_cblas_sgemm64_", "cblas_sgemm64_"),
 }
+_GEMV_SYMBOLS = {
+    np.float64: ("scipy_cblas_dgemv64_", "cblas_dgemv64_"),
+    np.float32: ("scipy_cblas_sgemv64_", "cblas_sgemv64_"),
+}
 _ROW, _NO, _TR = 101, 111, 112  # CblasRowMajor, CblasNoTrans, CblasTrans
+SENSING_BLOCK_BYTES = 2**18  #: the sensing step reads its operator in blocks of rows of about this size (cache)
 _FNS: dict = {}
 
 
-def _gemm(dtype):
-    """The ctypes ``cblas_?gemm`` of NumPy's bundled OpenBLAS for ``dtype``, or ``None``."""
-    key = np.dtype(dtype).type
+def _blas(dtype, what: str):
+    """The ctypes ``cblas_?gemm`` or ``cblas_?gemv`` (``what``) of NumPy's bundled OpenBLAS, or ``None``."""
+    key = (np.dtype(dtype).type, what)
     if key not in _FNS:
         _FNS[key] = None
         libs = sorted(glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs", "lib*openblas*.so*")))
-        real = ctypes.c_double if key is np.float64 else ctypes.c_float
+        real = ctypes.c_double if key[0] is np.float64 else ctypes.c_float
+        i32, i64, p = ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
+        args = {"gemm": [i32, i32, i32, i64, i64, i64, real, p, i64, p, i64, real, p, i64],
+                "gemv": [i32, i32, i64, i64, real, p, i64, p, i64, real, p, i64]}[what]
+        names = (_GEMM_SYMBOLS if what == "gemm" else _GEMV_SYMBOLS).get(key[0], ())
         for lib in libs:
             try:
                 h = ctypes.CDLL(lib)
             except OSError:
                 continue
-            for name in _GEMM_SYMBOLS.get(key, ()):
-                if hasattr(h, name):
-                    f = getattr(h, name)
-                    i32, i64, p = ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
-                    f.argtypes = [i32, i32, i32, i64, i64, i64, real, p, i64, p, i64, real, p, i64]
-                    f.restype = None
-                    _FNS[key] = f
-                    break
-            if _FNS[key] is not None:
+            found = [getattr(h, name) for name in names if hasattr(h, name)]
+            if found:
+                found[0].argtypes, found[0].restype = args, None
+                _FNS[key] = found[0]
                 break
     return _FNS[key]
 
 
+def _gemm(dtype):
+    return _blas(dtype, "gemm")
+
+
 def available(dtype) -> bool:
-    """Whether the compiled loop can run for ``dtype``: numba imports and NumPy's OpenBLAS gemm is found."""
+    """Whether the compiled loop can run for ``dtype``: numba imports and NumPy's OpenBLAS gemm and gemv are found."""
     try:
         import numba  # noqa: F401
     except ImportError:  # pragma: no cover - numba is a dependency of the package
         return False
-    return _gemm(dtype) is not None
+    return _blas(dtype, "gemm") is not None and _blas(dtype, "gemv") is not None
 
 
 def fits(arrays) -> bool:
@@ -100,7 +108,7 @@ def _build(dtype):
     """The two compiled chunks for ``dtype`` (built once: numba's closure over this dtype's gemm)."""
     import numba
 
-    gemm = _gemm(dtype)
+    gemm, gemv = _blas(dtype, "gemm"), _blas(dtype, "gemv")
     isz = np.dtype(dtype).itemsize
 
     @numba.njit(nogil=True)
@@ -232,11 +240,44 @@ def _build(dtype):
                 for l in range(L):
                     update(Ws[l][b], G[l], neg[l][b], tr[l])
 
-    return {"factored": factored, "residual": residual}
+    @numba.njit(nogil=True)
+    def sensing(Ws, tr, A, y, u, neg, n, losses, rows):
+        """r = A vec(W_L P) − y and g = Aᵀ r in one pass over A: per block of ``rows`` rows, its gemv then
+        its transposed gemv while the block is still in cache (the eager step streams A twice)."""
+        L = len(Ws)
+        G, Bb, P = buffers(matrices(Ws, tr, 0))
+        g = Bb[L - 1]
+        E = np.empty_like(g)
+        m, D = A.shape[1], A.shape[2]
+        r = np.empty(m, dtype=A.dtype)
+        gf, Ef = g.reshape(D), E.reshape(D)
+        for b in range(Ws[0].shape[0]):
+            W = matrices(Ws, tr, b)
+            P[0] = W[0]
+            Ab, yb = A[b], y[b]
+            for it in range(n):
+                forward(W, P)
+                mm(E, W[L - 1], False, P[L - 2], False)
+                gf[:] = 0.0
+                s = 0.0
+                for a0 in range(0, m, rows):
+                    k = min(rows, m - a0)
+                    blk, rb = Ab[a0:], r[a0:]
+                    gemv(_ROW, _NO, k, D, 1.0, blk.ctypes.data, D, Ef.ctypes.data, 1, 0.0, rb.ctypes.data, 1)
+                    for i in range(a0, a0 + k):
+                        r[i] -= yb[i]
+                        s += r[i] * r[i]
+                    gemv(_ROW, _TR, k, D, 1.0, blk.ctypes.data, D, rb.ctypes.data, 1, 1.0, gf.ctypes.data, 1)
+                losses[it, b] = 0.5 * s * u
+                backward(W, P, G, Bb, L - 1)
+                for l in range(L):
+                    update(Ws[l][b], G[l], neg[l][b], tr[l])
+
+    return {"factored": factored, "residual": residual, "sensing": sensing}
 
 
 def chunk(kind: str, W, t, neg, n: int, losses: np.ndarray) -> None:
-    """``n`` steps of ``kind`` ("factored" or "residual") in place on the (B, m, n) arrays ``W``, with
+    """``n`` steps of ``kind`` ("factored", "residual" or "sensing") in place on the (B, m, n) arrays ``W``, with
     per-instance update coefficients ``neg[l]`` (B,) = −c_l, the loss before step i in ``losses[i]`` (B,)."""
     dtype = W[0].dtype.type
     if dtype not in _COMPILED:
@@ -246,7 +287,11 @@ def chunk(kind: str, W, t, neg, n: int, losses: np.ndarray) -> None:
     tr = np.array([not w.flags.c_contiguous for w in W], dtype=np.bool_)
     Wt = tuple(w.transpose(0, 2, 1) if f else w for w, f in zip(W, tr))
     negt = tuple(np.ascontiguousarray(x.reshape(-1)) for x in neg)
-    if kind == "factored":
+    if kind == "sensing":
+        A = t["A"]
+        rows = max(1, SENSING_BLOCK_BYTES // (A.shape[2] * A.itemsize))
+        fn(Wt, tr, A, np.ascontiguousarray(t["y"]), dtype(t["u"]), negt, n, losses, rows)
+    elif kind == "factored":
         fn(Wt, tr, t["M"], t["Mt"], t["tsq"], dtype(t["half_u"]), negt, n, losses)
     else:
         mask = t["mask"] if t["has_mask"] else t["M"]  # an unread stand-in of the same type

@@ -9,6 +9,13 @@ the factored step (:meth:`sim.problems.Factorization.factored_gradients`) and th
 the same products in the same order, on NumPy views of the very torch tensors (no copy: the weights move
 in place, and everything after the chunk sees torch tensors as before).
 
+**Two paths, one bound.** Where NumPy's BLAS is its bundled OpenBLAS and every operand is laid out as a
+gemm call reads it (:func:`sim.fused_nb.fits`; always so for the engine's tensors), the chunk runs
+:mod:`sim.fused_nb`'s compiled loop: each instance's ``n`` steps in machine code, each product a direct
+``cblas_?gemm`` call into that OpenBLAS, no Python and no allocation between them (:data:`COMPILED`
+switches it off). Elsewhere it runs the NumPy calls below. Both make the same products in the same order
+and both are checked against the bound that follows.
+
 **Not bitwise: a stated bound.** A different BLAS sums each product's K terms in a different order, so
 the two kernels' steps differ in the last bits. For a product of K terms each BLAS errs by at most
 :math:`\gamma_K|A||B|`, :math:`\gamma_K = K\epsilon/(1-K\epsilon)` (Higham, *Accuracy and Stability of
@@ -129,7 +136,22 @@ def _residual(Ws, t, coef, neg, uniform, n: int, losses: np.ndarray) -> None:
         _update(Ws, _backward(Ws, P, g, [None] * L, L - 1), coef, neg, uniform)
 
 
-_KINDS = {"factored": _factored, "residual": _residual}
+def _sensing(Ws, t, coef, neg, uniform, n: int, losses: np.ndarray) -> None:
+    """``n`` steps of the sensing step (:meth:`sim.problems.Sensing._sum_residual`, backward, update), in NumPy."""
+    A, y, u = t["A"], t["y"], t["u"]
+    At = A.transpose(0, 2, 1)
+    L, B = len(Ws), A.shape[0]
+    for i in range(n):
+        P = _prefixes(Ws)
+        E = np.matmul(Ws[L - 1], P[L - 2])
+        r = np.matmul(A, E.reshape(B, -1, 1))
+        r -= y.reshape(B, -1, 1)
+        losses[i] = 0.5 * _dots(r, r) * u
+        g = np.matmul(At, r).reshape(E.shape)
+        _update(Ws, _backward(Ws, P, g, [None] * L, L - 1), coef, neg, uniform)
+
+
+_KINDS = {"factored": _factored, "residual": _residual, "sensing": _sensing}
 
 
 _OPENBLAS_SYMBOLS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),  # NumPy >= 2
@@ -210,7 +232,7 @@ def numpy_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor, tile: 
         raise ValueError(f"threads must be None or an integer >= 1, got {threads!r}")
     if Ws[0].device.type != "cpu" or losses.device.type != "cpu":
         raise ValueError(f"kernel 'numpy' runs on the CPU only; the weights are on {Ws[0].device}")
-    terms = problem.fused_terms(Ws)
+    terms = problem.numpy_terms(Ws)
     if terms is None or len(Ws) < 2:
         return False
     kind, t = terms
@@ -224,7 +246,7 @@ def numpy_chunk(problem, Ws, coefs: Coefficients, n: int, losses: Tensor, tile: 
     compiled = _compiled(kind, W, tt)
     # the compiled loop runs each instance's n steps in turn (its target stays in cache whatever the tile):
     # one tile per thread; the NumPy calls run a cache-sized tile's steps together
-    per = (tile if tile is not None else -(-B // T)) if compiled else tile_size(Ws, t["M"], tile, T)
+    per = (tile if tile is not None else -(-B // T)) if compiled else tile_size(Ws, t.get("M", t.get("A")), tile, T)
 
     def tile_of(a: int):
         sl = slice(a, min(B, a + per))
@@ -256,6 +278,8 @@ def _compiled(kind: str, W, tt) -> bool:
     for the dtype, and every operand is laid out as its gemm calls read (else the NumPy calls, same bound)."""
     if not COMPILED or not fused_nb.available(W[0].dtype):
         return False
+    if kind == "sensing":
+        return fused_nb.fits(list(W) + [tt["A"]])
     ops = list(W) + [tt["M"]] + ([tt["Mt"]] if kind == "factored" else []) + ([tt["mask"]] if tt.get("has_mask") else [])
     return fused_nb.fits(ops)
 

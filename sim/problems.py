@@ -82,6 +82,11 @@ class Problem:
         products), or ``None``: this kind's step has no fused form and the engine takes the eager loop."""
         return None
 
+    def numpy_terms(self, Ws):
+        """``(kind, arrays)`` for ``kernel="numpy"`` (:func:`sim.fused_np.numpy_chunk`): the fused terms, and
+        for sensing a form of its own (its operator read once a step, :mod:`sim.fused_nb`)."""
+        return self.fused_terms(Ws)
+
     def stability_kwargs(self, k: int) -> dict:
         """Keyword arguments of :func:`theory.problem_critical_step_size` for instance k."""
         return {"problem": self.kind}
@@ -376,6 +381,10 @@ class Sensing(DenseProblem):
 
     def fused_terms(self, Ws):
         return None  # its residual is a loop of matrix-vector products (eager)
+
+    def numpy_terms(self, Ws):
+        """The sensing step for ``kernel="numpy"``: r = A vec(W) − y and g = Aᵀ r (:meth:`_sum_residual`)."""
+        return "sensing", {"A": self.A, "y": self.y, "u": float(self.uniform_scale), "n1": self.shape[0]}
 
     def stability_kwargs(self, k: int) -> dict:
         return {"problem": "sensing", "n_measurements": int(self.A.shape[1]), "sensing_std": float(self.A[k].std())}
