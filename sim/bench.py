@@ -10,6 +10,8 @@ Measures, on one device and dtype (default CPU, float64):
 * batched runs (one batched computation): B = 1, 16, 64 compressed at d = 100 and B = 1, 64, 1024 wide at
   d = 20; useful-FLOP throughput as ``matmul_fraction`` = run-steps/s × F / R, beside JAX's ``vmap``;
   and B = 64 with a different η per instance (a sweep cell: :mod:`sim.many`);
+* the sensing step (d = 100, m = 2000), torch's eager step against ``kernel="numpy"``'s one pass over the
+  operator, with the memory bandwidth each achieves (operator bytes over step time);
 * for each, the step's matmuls replayed alone (same shapes and kernels, preallocated outputs): the
   time below which no removal of Python, dispatch or allocation can go, and so the measured reason
   when a step cannot reach a target.
@@ -300,6 +302,32 @@ def _batched(model, d, sizes, dev, dtype, eta, peer, timing, mm, sync):
     return out
 
 
+def _sensing(dev, dtype: str, eta, quick: bool, timing: dict, sync) -> list[dict]:
+    """Sensing steps (d = 100, m = 2000 as the paper's Figs. 11 and 15; d = 50, m = 1000 with ``quick``): the
+    engine's torch step (eager: it has no fused form) against ``kernel="numpy"``, which reads the operator
+    once a step (:mod:`sim.fused_nb`). The step streams the operator A from memory, so besides FLOP/s each
+    row gives A's bytes over the step time: the memory bandwidth the step achieves."""
+    d, m = (50, 1000) if quick else (100, 2000)
+    rows = []
+    for model in ("wide", "compressed"):
+        cfg = RunConfig(problem="sensing", model=model, d=d, rank=2, rank_hat=20 if model == "compressed" else 2,
+                        measurements=m, loss="sum", eps=0.3, seeds=1, device=str(dev), dtype=dtype)
+        p = make_problem(cfg, cfg.seed_list, dev)
+        Ws, sc = init_wide(cfg, cfg.seed_list, dev) if model == "wide" else init_compressed(cfg, p, dev)
+        k = 4
+        fns = {"torch": _engine(p, [W.clone() for W in Ws], sc, eta, k)}
+        if dev.type == "cpu":
+            fns["numpy"] = _engine(p, [W.clone() for W in Ws], sc, eta, k, kernel="numpy")
+        t = {name: sec / k for name, sec in _race(fns, sync=sync, **timing).items()}
+        a_bytes = p.A[0].numel() * p.A.element_size()
+        row = {"model": model, "d": d, "m": m, "operator_mb": a_bytes / 1e6, "ours_s": t["torch"],
+               "ours_gb_per_s": a_bytes / t["torch"] / 1e9}
+        if "numpy" in t:
+            row.update({"numpy_kernel_s": t["numpy"], "numpy_kernel_gb_per_s": a_bytes / t["numpy"] / 1e9})
+        rows.append(row)
+    return rows
+
+
 def run_bench(*, device: str = "cpu", dtype: str = "float64", quick: bool = False, peer: str | None = None,
               threads: int | None = None, matmul_n: int = 2000) -> dict:
     """Every measurement of the module docstring; ``peer="jax"`` adds JAX's (skipped, with the reason in
@@ -342,12 +370,14 @@ def run_bench(*, device: str = "cpu", dtype: str = "float64", quick: bool = Fals
             r["fraction_of_matmul"] = r["gflops"] / mm
         batched = [_batched("compressed", 100, (1, 64) if quick else (1, 16, 64), dev, dtype, eta, peer, timing, mm, sync),
                    _batched("wide", 20, (1, 1024) if quick else (1, 64, 1024), dev, dtype, eta, peer, timing, mm, sync)]
+        sensing = _sensing(dev, dtype, eta, quick, timing, sync)
     finally:
         torch.set_grad_enabled(True)
     res = {"device": str(dev), "dtype": dtype, "threads": torch.get_num_threads(), "torch": torch.__version__,
            "cpu": platform.processor() or platform.machine(),
            "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
-           "matmul_gflops": mm, "matmul_n": matmul_n, "steps": steps, "batched": batched, "quick": quick,
+           "matmul_gflops": mm, "matmul_n": matmul_n, "steps": steps, "batched": batched, "sensing": sensing,
+           "quick": quick,
            "peer": peer, "peer_skipped": skipped, "threads_pinned": threads,
            "numpy_threads_pinned": numpy_pinned}
     if peer:

@@ -9,8 +9,9 @@ over the rate :math:`R` of one large ``torch.mm`` measured in the same run:
 *Kernels* is the step's matmuls replayed alone (same shapes and kernels, preallocated outputs): what is
 left when every Python, dispatch and allocation cost is gone; ``kernels/ours`` near 1 means the step's
 time is its BLAS kernels'. *Ours* is the default ``kernel="torch"`` (the reference every test compares
-with); ``np-kernel`` is the same engine with ``kernel="numpy"`` (:mod:`sim.fused_np`: NumPy's OpenBLAS,
-within a stated rounding bound of torch), and every kernel-dependent target is reported for both.
+with); ``np-kernel`` is the same engine with ``kernel="numpy"`` (:mod:`sim.fused_np`: a compiled loop,
+:mod:`sim.fused_nb`, calling NumPy's OpenBLAS, within a stated rounding bound of torch), and every
+kernel-dependent target is reported for both.
 """
 
 from __future__ import annotations
@@ -77,6 +78,15 @@ def format_bench(res: dict) -> str:
             nk_r = f"{r['numpy_kernel_s'] / r['jax_s']:.2f}" if nk else "—"
             out.append(f"  | {case} | {r['ours_s'] * 1e3:.3f} ms | {nk_ms} | {r['jax_s'] * 1e3:.3f} ms | "
                        f"{r['ours_s'] / r['jax_s']:.2f} | {nk_r} | {np_ms} | {np_r} |")
+    if res.get("sensing"):  # absent in results written before the sensing rows existed
+        out += ["", "One GD step, sensing, L = 3 (its operator A streamed from memory: GB/s is A's bytes over the step)",
+                f"  {'model':<13}{'d':>5}{'m':>6}{'A MB':>8}{'ours ms':>10}{'GB/s':>7}{'np-kernel':>11}{'GB/s':>7}"
+                f"{'np-kernel/ours':>16}"]
+        for r in res["sensing"]:
+            nk = "numpy_kernel_s" in r
+            out.append(f"  {r['model']:<13}{r['d']:>5}{r['m']:>6}{r['operator_mb']:>8.0f}{r['ours_s'] * 1e3:>10.2f}"
+                       f"{r['ours_gb_per_s']:>7.1f}" + (f"{r['numpy_kernel_s'] * 1e3:>11.2f}{r['numpy_kernel_gb_per_s']:>7.1f}"
+                                                        f"{r['ours_s'] / r['numpy_kernel_s']:>15.2f}x" if nk else ""))
     out += ["", "Targets (issue 13; CPU targets need --device cpu, JAX ones --peer jax)"]
     for name, ok, value in targets(res):
         out.append(f"  [{'met' if ok else 'NOT met'}] {name}: {value}")
@@ -163,7 +173,8 @@ def write_outputs(res: dict, *, json_path=None, markdown_path=None) -> None:
             "`kernels` the step's matmuls replayed alone as a share of our step (what no removal of Python,",
             "dispatch or allocation can take away). `f` marks the factored (residual-free) step the",
             "compressed DLN uses on factorization. `np-kernel` (and `kernel numpy`) is the same engine run with",
-            "`--kernel numpy` (NumPy's OpenBLAS, within a stated rounding bound of the torch step, see",
+            "`--kernel numpy` (a numba-compiled loop calling NumPy's OpenBLAS, within a stated rounding bound of",
+            "the torch step, see",
             "[Speed](simulation.md#speed)); every target that depends on the kernel is reported for both.",
             "Timings of sub-millisecond steps vary markedly between",
             "runs on a shared machine; each number is the best of interleaved repeats, and `cdln bench`",

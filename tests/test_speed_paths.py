@@ -281,7 +281,9 @@ def _fake_bench(peer: bool) -> dict:
             "matmul_n": 2000, "peer": "jax" if peer else None, "peer_version": "jax 0 (cpu)",
             "peer_skipped": None if peer else "JAX is not installed (no module)",
             "steps": [step("wide", 100, 2e-4), step("compressed", 100, 1e-4), step("wide", 500, 1e-2)],
-            "batched": [batch("compressed", 100, 64), batch("wide", 20, 1024)]}
+            "batched": [batch("compressed", 100, 64), batch("wide", 20, 1024)],
+            "sensing": [{"model": "wide", "d": 100, "m": 2000, "operator_mb": 160.0, "ours_s": 0.016, "ours_gb_per_s": 10.0,
+                         "numpy_kernel_s": 0.008, "numpy_kernel_gb_per_s": 20.0}]}
 
 
 def test_the_bench_report_prints_the_peer_table_fractions_and_targets():
@@ -291,6 +293,8 @@ def test_the_bench_report_prints_the_peer_table_fractions_and_targets():
     assert "| compressed r̂ = 20, d = 100 | 0.100 ms | 0.050 ms | 0.090 ms | 1.11 | 0.56 |" in out
     assert "B=64: 40,000 (60%)" in out and "jax vmap B=1024: 30,000 (40%)" in out
     assert "kernel numpy: B=1: 20,000 (20%)  B=64: 80,000 (75%);  its matmuls alone, B=64: 90,000 (80%)" in out
+    sensing = next(line for line in out.splitlines() if line.strip().startswith("wide") and " 2000 " in line)
+    assert sensing.split() == ["wide", "100", "2000", "160", "16.00", "10.0", "8.00", "20.0", "2.00x"]
     names = {n: ok for n, ok, _ in targets(_fake_bench(peer=True))}
     assert names["compressed d=100 step at most 1.2x JAX's (kernel torch)"]
     assert names["compressed d=100 step at most 1.2x JAX's (kernel numpy)"]
