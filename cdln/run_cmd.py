@@ -50,6 +50,10 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
                         "out takes cdln run's default (--alpha 5, --steps 40000 and --log-every 100 included)")
     p.add_argument("--out", default=None, help="result folder (default: runs/<config hash>)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--checkpoint-minutes", type=float, default=10.0, metavar="M",
+                   help="a GD run saves its state beside its result folder every M minutes of wall time, at a "
+                        "log, and a rerun of the same config resumes there bitwise (sim.checkpoint); 0: never "
+                        "(default 10)")
 
 
 def _read_config_file(path: str) -> dict:
@@ -83,6 +87,10 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             print(f"cdln run: warning: {w.message}", file=sys.stderr)
     except (ValueError, TypeError) as exc:
         parser.exit(2, f"cdln run: error: {exc}\n")
+    minutes = args.checkpoint_minutes
+    if not minutes >= 0 or minutes == float("inf"):
+        parser.exit(2, f"cdln run: error: --checkpoint-minutes must be a finite number of minutes >= 0 (0: never), "
+                       f"got {minutes:g}\n")
     bar = None
     if not args.quiet and sys.stderr.isatty():
         from tqdm import tqdm
@@ -95,7 +103,7 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
     else:
         progress = None
     try:
-        r = run(cfg, args.out, progress=progress)
+        r = run(cfg, args.out, progress=progress, checkpoint_every_s=minutes * 60.0 if minutes > 0 else None)
     except (DataError, MemoryError, ValueError) as exc:
         parser.exit(2, f"cdln run: error: {exc}\n")
     except DivergenceError as exc:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import threading
 
 import numpy as np
 
@@ -102,10 +103,11 @@ def fits(arrays) -> bool:
 
 
 _COMPILED: dict = {}
+_LOCK = threading.Lock()  # a batch's tiles call in from several threads: build (and compile) once
 
 
 def _build(dtype):
-    """The two compiled chunks for ``dtype`` (built once: numba's closure over this dtype's gemm)."""
+    """The three compiled chunks for ``dtype`` (built once: numba's closures over this dtype's gemm and gemv)."""
     import numba
 
     gemm, gemv = _blas(dtype, "gemm"), _blas(dtype, "gemv")
@@ -293,8 +295,9 @@ def chunk(kind: str, W, t, neg, n: int, losses: np.ndarray) -> None:
     """``n`` steps of ``kind`` ("factored", "residual" or "sensing") in place on the (B, m, n) arrays ``W``, with
     per-instance update coefficients ``neg[l]`` (B,) = −c_l, the loss before step i in ``losses[i]`` (B,)."""
     dtype = W[0].dtype.type
-    if dtype not in _COMPILED:
-        _COMPILED[dtype] = _build(dtype)
+    with _LOCK:
+        if dtype not in _COMPILED:
+            _COMPILED[dtype] = _build(dtype)
     fn = _COMPILED[dtype][kind]
     # a layer stored transposed (the compressed W_1 = V^T's view) goes in as its C-contiguous transpose
     tr = np.array([not w.flags.c_contiguous for w in W], dtype=np.bool_)

@@ -152,6 +152,8 @@ class Trace:
     outer_align: list[np.ndarray] = field(default_factory=list)
     stopped: str = "budget"
     diverged: dict = field(default_factory=dict)  #: instance -> DivergenceError (``run_gd(drop_diverged=True)``)
+    resumed: dict | None = None  #: where a run continued from its checkpoint: step, wall_s before, threads then
+    wall_s: float = 0.0  #: run_gd's wall time, across resumptions
 
 
 def log_metrics(trace: Trace, Ws, problem, step: int, elapsed: float, n_sv: int) -> dict[str, np.ndarray]:
@@ -177,7 +179,7 @@ def _host(v) -> np.ndarray:
 def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float = 0.0, patience: int = 0,
            patience_delta: float = 0.0, seeds: list[int], depth: int, alpha, loss_name: str, n_sv: int,
            progress=None, divergence_factor: float = 1e8, fused: bool = True, drop_diverged: bool = False,
-           kernel: str = "torch") -> Trace:
+           kernel: str = "torch", checkpoint=None) -> Trace:
     """Run GD (in place on ``Ws``) with logging, tolerance and patience stops, and divergence detection.
 
     ``patience`` > 0 stops the run at the first log at which every instance's held-out ``test_error`` has
@@ -194,6 +196,8 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
     ``fused=False`` takes the eager reference loop (:func:`gd_step`'s arithmetic, checked every step).
     ``kernel="numpy"`` runs the fused chunks on NumPy's BLAS (:mod:`sim.fused_np`: CPU only, within a stated
     rounding bound of the torch step, not bitwise equal to it).
+    ``checkpoint`` (a :class:`sim.checkpoint.Checkpoint`) saves the loop's state at a log once its interval
+    has passed, and a run that finds its own checkpoint continues from it, bitwise as if never stopped.
     """
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
@@ -210,8 +214,13 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
         if len(v) != B:
             raise ValueError(f"{name} must give one value per instance of the batch ({B}), got {len(v)}")
     hint = (problem, seeds, etas, depth, alphas, loss_name)
+    wall0 = time.perf_counter()
     with torch.no_grad():
-        first = log_metrics(trace, Ws, problem, 0, 0.0, n_sv)
+        saved = checkpoint.load(Ws) if checkpoint is not None else None
+        if saved is None:
+            first = log_metrics(trace, Ws, problem, 0, 0.0, n_sv)
+        else:
+            first = {k: v[0] for k, v in saved["trace"].metrics.items()}
         if patience > 0:
             if "test_error" not in first:
                 raise ValueError(f"patience = {patience} needs a problem with a held-out test error; "
@@ -223,6 +232,26 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
                                                     device=Ws[0].device)
         u = problem.uniform_scale if problem.uniform_scale is not None else 1.0
         coefs = Coefficients(eta, scales, u, B, Ws[0])
+        elapsed, t, wall_before = 0.0, 0, 0.0
+        if saved is not None:  # everything the loop below carries, as it was at the saved log
+            for W, V in zip(Ws, saved["Ws"]):
+                W.copy_(V)
+            trace, t, elapsed, wall_before = saved["trace"], saved["t"], saved["elapsed"], saved["wall_s"]
+            limit.copy_(saved["limit"])
+            for neg, v in zip(coefs.neg, saved["neg"]):
+                neg.copy_(v)
+            coefs.uniform = list(saved["uniform"])
+            if patience > 0:
+                best, since = saved["best"].copy(), saved["since"].copy()
+            trace.resumed = {"step": t, "wall_s_before": wall_before, "threads_then": saved["threads"],
+                             "threads_now": torch.get_num_threads()}
+
+        def save():
+            checkpoint.save({"Ws": [W.detach().cpu().clone() for W in Ws], "trace": trace, "t": t,
+                             "elapsed": elapsed, "wall_s": wall_before + time.perf_counter() - wall0,
+                             "limit": limit.cpu().clone(), "neg": [x.cpu().clone() for x in coefs.neg],
+                             "uniform": list(coefs.uniform), "threads": torch.get_num_threads(),
+                             **({"best": best.copy(), "since": since.copy()} if patience > 0 else {})})
         losses = torch.empty((CHUNK, B), dtype=Ws[0].dtype, device=Ws[0].device)
 
         def check(rows, t_first):  # rows (n, B): the losses before steps t_first, t_first + 1, ...
@@ -242,7 +271,6 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
 
         if fused and kernel == "numpy":  # zero steps: numba compiles the compiled loop here, outside the timing
             chunk_fn(problem, Ws, coefs, 0, losses)
-        elapsed, t = 0.0, 0
         while t < steps and len(trace.diverged) < B:
             chunk = min(log_every - t % log_every, steps - t)
             sync()
@@ -278,6 +306,9 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
                 if bool(np.all(since >= patience)):
                     trace.stopped = "patience"
                     break
+            if checkpoint is not None and t < steps and checkpoint.due():
+                save()
+    trace.wall_s = wall_before + time.perf_counter() - wall0
     return trace
 
 

@@ -24,7 +24,8 @@ import torch
 from .altmin import run_altmin
 from .config import RunConfig
 from .flow import run_flow
-from .gd import Trace, run_gd
+from .checkpoint import DEFAULT_EVERY_S, Checkpoint
+from .gd import DivergenceError, Trace, run_gd
 from .models import init_compressed, init_wide
 from .build import make_problem
 
@@ -44,22 +45,23 @@ class Run:
     cached: bool = False
 
 
-def execute(cfg: RunConfig, *, progress=None) -> tuple[Trace, dict]:
+def execute(cfg: RunConfig, *, progress=None, checkpoint=None) -> tuple[Trace, dict]:
     """Build and run ``cfg`` in memory; returns the trace and a summary. A sparse run on the CPU runs torch on
-    one thread (:func:`sim.sparse_ops.quiet_torch_threads`): its cores belong to the sparse kernels."""
+    one thread (:func:`sim.sparse_ops.quiet_torch_threads`): its cores belong to the sparse kernels.
+    ``checkpoint`` (:class:`sim.checkpoint.Checkpoint`): a GD run saves its state there and resumes from it."""
     device = cfg.resolved_device()
     threads = torch.get_num_threads()
     if cfg.storage == "sparse":
         from .sparse_ops import quiet_torch_threads
 
         with quiet_torch_threads(device):
-            trace, summary = _execute(cfg, device, progress)
+            trace, summary = _execute(cfg, device, progress, checkpoint)
         summary["threads"] = threads
         return trace, summary
-    return _execute(cfg, device, progress)
+    return _execute(cfg, device, progress, checkpoint)
 
 
-def _execute(cfg: RunConfig, device, progress) -> tuple[Trace, dict]:
+def _execute(cfg: RunConfig, device, progress, checkpoint=None) -> tuple[Trace, dict]:
     seeds = cfg.seed_list
     torch.manual_seed(cfg.seed)  # nothing below draws from torch's global RNG; fixed regardless
     t0 = time.perf_counter()
@@ -82,8 +84,11 @@ def _execute(cfg: RunConfig, device, progress) -> tuple[Trace, dict]:
                            tol=cfg.tol, patience=cfg.patience, patience_delta=cfg.patience_delta,
                            seeds=seeds, depth=cfg.depth,
                            alpha=cfg.alpha if cfg.model == "compressed" else 1.0, loss_name=cfg.loss,
-                           n_sv=n_sv, progress=progress, kernel=cfg.kernel)
-    return trace, summarise(trace, time.perf_counter() - t0, device)
+                           n_sv=n_sv, progress=progress, kernel=cfg.kernel, checkpoint=checkpoint)
+    wall = time.perf_counter() - t0
+    if getattr(trace, "resumed", None):  # the wall time before the resumption counts too
+        wall += trace.resumed["wall_s_before"]
+    return trace, summarise(trace, wall, device)
 
 
 def logged_sv_count(cfg: RunConfig, problem) -> int:
@@ -93,12 +98,15 @@ def logged_sv_count(cfg: RunConfig, problem) -> int:
 
 def summarise(trace: Trace, wall_s: float, device) -> dict:
     """A run's summary.json: status, stop reason, steps, times, where it ran, final metrics (seed means)."""
-    return {
+    out = {
         "status": "completed", "stopped": trace.stopped, "steps_done": trace.steps[-1],
         "wall_s": wall_s, "train_time_s": trace.time_s[-1], "device": str(device),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "final": {k: float(np.mean(v[-1])) for k, v in trace.metrics.items()},
     }
+    if getattr(trace, "resumed", None):
+        out["resumed"] = dict(trace.resumed)
+    return out
 
 
 def _frame(trace: Trace, seeds: list[int]) -> pd.DataFrame:
@@ -113,8 +121,10 @@ def _frame(trace: Trace, seeds: list[int]) -> pd.DataFrame:
 
 
 def run(cfg: RunConfig, out: str | os.PathLike | None = None, *, root: str | os.PathLike = DEFAULT_ROOT,
-        progress=None) -> Run:
-    """Run ``cfg`` (or reuse its finished results) and write them atomically to ``out``."""
+        progress=None, checkpoint_every_s: float = DEFAULT_EVERY_S) -> Run:
+    """Run ``cfg`` (or reuse its finished results) and write them atomically to ``out``. A GD run saves a
+    checkpoint beside ``out`` every ``checkpoint_every_s`` seconds of wall time (``None``: never) and resumes
+    from one it finds (:mod:`sim.checkpoint`); it is removed once the run is stored or has diverged."""
     key = cfg.key()
     dest = Path(out) if out is not None else Path(root) / key
     if (dest / "summary.json").is_file():
@@ -126,8 +136,17 @@ def run(cfg: RunConfig, out: str | os.PathLike | None = None, *, root: str | os.
         return r
     if dest.exists() and any(dest.iterdir()):
         raise ValueError(f"out {str(dest)!r} exists and is not an empty run folder")
-    trace, summary = execute(cfg, progress=progress)
-    return write_run(cfg, trace, summary, dest)
+    ck = None if checkpoint_every_s is None else Checkpoint(dest.parent / f".ckpt-{key}.pt", key, checkpoint_every_s)
+    try:
+        trace, summary = execute(cfg, progress=progress, checkpoint=ck)
+    except DivergenceError:
+        if ck is not None:
+            ck.clear()  # a rerun would diverge at the same step: nothing to resume
+        raise
+    r = write_run(cfg, trace, summary, dest)
+    if ck is not None:
+        ck.clear()
+    return r
 
 
 def write_run(cfg: RunConfig, trace: Trace, summary: dict, dest: Path) -> Run:
