@@ -176,6 +176,25 @@ def test_numpy_step_within_the_rounding_bound_of_the_torch_step_along_a_trajecto
     assert 0 < max(worst) <= 1, worst
 
 
+def test_the_sensing_step_read_in_many_uneven_blocks_stays_within_the_bound(monkeypatch):
+    """The compiled sensing step's block loop over A's rows (sim.fused_nb.SENSING_BLOCK_BYTES): blocks of 7
+    rows of 100 (the last one of 3), one step at three states of a trajectory, within the bound."""
+    if not COMPILED:
+        pytest.skip("NumPy's BLAS is not its bundled OpenBLAS: the compiled loop does not apply")
+    monkeypatch.setattr(fused_nb, "SENSING_BLOCK_BYTES", 7 * 100 * 8)
+    kw = CASES["sensing compressed"]  # m = 150 = 21·7 + 3
+    cfg, p, Ws, sc = _setup(kw)
+    etas = ETAS["sensing mean"]
+    co = Coefficients(etas, sc, p.uniform_scale, cfg.seeds, Ws[0])
+    worst = []
+    for n in (0, 30, 100):
+        if n:
+            with torch.no_grad():
+                _torch_steps(p, Ws, co, n, torch.empty((n, cfg.seeds), dtype=Ws[0].dtype))
+        worst.append(_check_one_step(p, Ws, sc, etas))
+    assert 0 < max(worst) <= 1, worst
+
+
 def test_a_batch_equals_its_single_runs_bitwise_whatever_the_tiles_and_threads(path):
     """Each instance is its own product in every tiling: a batch of 3 mixed-η instances, one tile or three
     tiles over two threads, equals each instance run alone."""
