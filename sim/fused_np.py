@@ -3,8 +3,8 @@ r"""The fused chunks on NumPy's BLAS (``RunConfig(kernel="numpy")``): small CPU 
 The compressed DLN's step at d = 100 is a dozen products of 20×100 matrices. Torch spends more time per
 product (dispatch, output allocation, its BLAS's set-up for skinny shapes) than NumPy with its bundled
 OpenBLAS does for the whole product, so for small steps the same step in NumPy is faster (``cdln bench``
-times both kernels in every run; in two runs on a 2-core CPU: 1.4–1.55× at d = 100 and 1.2× at d = 200
-for the compressed step, 1.56–1.73× for 1,024 batched wide runs at d = 20). This module runs :mod:`sim.fused`'s two chunks —
+times both kernels in every run; in two runs on a 2-core CPU, with the compiled loop: 2.9× at d = 100 and
+1.75–1.87× at d = 200 for the compressed step, 2.3–2.5× for 1,024 batched wide runs at d = 20). This module runs :mod:`sim.fused`'s two chunks —
 the factored step (:meth:`sim.problems.Factorization.factored_gradients`) and the residual step — with
 the same products in the same order, on NumPy views of the very torch tensors (no copy: the weights move
 in place, and everything after the chunk sees torch tensors as before).
@@ -32,9 +32,10 @@ trajectories of every path (factored, residual, masked, per-instance 1/N and per
 eager torch step (:func:`sim.gd.gd_step`) stays the reference, and ``kernel="torch"`` the default:
 a run that asks for ``numpy`` has ``kernel`` in its identity, so it is never mistaken for the reference.
 
-**Threads.** A batch runs in tiles (:func:`sim.fused._tile`; their number rounded up to a multiple of
-the thread count), spread over ``torch.get_num_threads()`` Python threads — NumPy releases the GIL
-inside each product — with OpenBLAS held at one thread meanwhile; a single tile runs on OpenBLAS's own
+**Threads.** A batch runs in tiles (the compiled loop: one per thread; the NumPy calls:
+:func:`sim.fused._tile`'s cache-sized ones, their number rounded up to a multiple of the thread count),
+spread over ``torch.get_num_threads()`` Python threads — NumPy releases the GIL
+inside each product, the compiled loop throughout — with OpenBLAS held at one thread meanwhile; a single tile runs on OpenBLAS's own
 threads, as many (where NumPy's BLAS is not an OpenBLAS whose threads can be set, the tiles run one
 after another and its threads are left alone). Every instance of a batch is its own product, so the
 tiling never changes a number. As for :mod:`sim.fused`, every bitwise claim holds at one fixed thread
