@@ -5,7 +5,8 @@ product (dispatch, output allocation, its BLAS's set-up for skinny shapes) than 
 OpenBLAS does for the whole product, so for small steps the same step in NumPy is faster (``cdln bench``
 times both kernels in every run; in two runs on a 2-core CPU, with the compiled loop: 2.9× at d = 100 and
 1.75–1.87× at d = 200 for the compressed step, 2.3–2.5× for 1,024 batched wide runs at d = 20). This module runs :mod:`sim.fused`'s two chunks —
-the factored step (:meth:`sim.problems.Factorization.factored_gradients`) and the residual step — with
+the factored step (:meth:`sim.problems.Factorization.factored_gradients`) and the residual step — and the
+sensing step (below) with
 the same products in the same order, on NumPy views of the very torch tensors (no copy: the weights move
 in place, and everything after the chunk sees torch tensors as before).
 

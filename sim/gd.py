@@ -153,7 +153,6 @@ class Trace:
     stopped: str = "budget"
     diverged: dict = field(default_factory=dict)  #: instance -> DivergenceError (``run_gd(drop_diverged=True)``)
     resumed: dict | None = None  #: where a run continued from its checkpoint: step, wall_s before, threads then
-    wall_s: float = 0.0  #: run_gd's wall time, across resumptions
 
 
 def log_metrics(trace: Trace, Ws, problem, step: int, elapsed: float, n_sv: int) -> dict[str, np.ndarray]:
@@ -308,7 +307,6 @@ def run_gd(problem, Ws, scales, *, eta, steps: int, log_every: int, tol: float =
                     break
             if checkpoint is not None and t < steps and checkpoint.due():
                 save()
-    trace.wall_s = wall_before + time.perf_counter() - wall0
     return trace
 
 
