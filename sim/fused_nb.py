@@ -78,10 +78,6 @@ def _blas(dtype, what: str):
     return _FNS[key]
 
 
-def _gemm(dtype):
-    return _blas(dtype, "gemm")
-
-
 def available(dtype) -> bool:
     """Whether the compiled loop can run for ``dtype``: numba imports and NumPy's OpenBLAS gemm and gemv are found."""
     try:
