@@ -73,16 +73,32 @@ def corollary1_task(d: int, depth: int, spec: dict) -> list[dict]:
 
 
 # ------------------------------------------------------------------ theorem2: both nets along GD, every step
-def pair_margins(d: int, r: int, rank_hat: int, depth: int, *, eps: float, alpha: float, eta: float, steps: int,
-                 seeds: list[int], target_seed: int) -> list[dict]:
-    """Both networks of one cell along GD at step ``eta`` (sum loss), every seed in one batch; per seed the
-    worst margin over every step.
+def _along_gd(Ws, scales, eta: float, problem, steps: int, measure) -> np.ndarray:
+    """``measure()`` (a tuple of (B,) arrays, the first an error) at steps 0 … ``steps`` of GD, as a (T, k, B)
+    array. It stops early once every instance's error has left the floats (cumulatively), the rows past
+    that NaN: nothing more can be measured there."""
+    import torch
 
-    Per seed: the wide DLN (α = 1) from a Haar-random orthogonal init at the proof's scale (per-layer ε)
-    and Algorithm 1 (outer step αη), on the factorization target with the authors' spectrum; at every step
-    both squared errors and the compressed net's error outside the target's r modes (its β modes:
-    ‖P̃‖² − ‖UᵀP̃V‖², U, V the target's singular vectors), from the matrices.
-    """
+    from sim.gd import gd_step
+
+    out = finite = None
+    with torch.no_grad():
+        for t in range(steps + 1):
+            vals = np.stack(measure())
+            if t == 0:
+                out = np.full((steps + 1,) + vals.shape, np.nan)
+                finite = np.ones(vals.shape[1], bool)
+            out[t] = vals
+            finite &= np.isfinite(vals[0])
+            if not finite.any():
+                break
+            if t < steps:
+                gd_step(Ws, scales, eta, problem)
+    return out
+
+
+def _theorem2_cell(d: int, r: int, depth: int, eps: float, seeds: list[int], target_seed: int):
+    """The run configs, problem and target singular vectors of one (d, r, L) of the Theorem 2 maps."""
     import warnings
 
     import torch
@@ -90,79 +106,135 @@ def pair_margins(d: int, r: int, rank_hat: int, depth: int, *, eps: float, alpha
     import theory
     from sim.build import make_problem
     from sim.config import RunConfig
-    from sim.gd import end_to_end, gd_step
     from sim.instances import CPU
-    from sim.models import init_compressed, init_wide
 
-    _quiet_threads()
-    L = int(depth)
     sig = theory.authors_target(d, r, int(target_seed)).sigma
-    t0 = time.perf_counter()
-    kw = dict(problem="factorization", target="spectrum", spectrum=tuple(float(x) for x in sig), d=d, depth=L,
+    kw = dict(problem="factorization", target="spectrum", spectrum=tuple(float(x) for x in sig), d=d, depth=depth,
               eps=eps, loss="sum", eta=1.0, seed=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        cw = RunConfig(model="wide", rank_hat=rank_hat, init="orthogonal", **kw)
-        cc = RunConfig(model="compressed", rank_hat=rank_hat, alpha=alpha, **kw)
+        cw = RunConfig(model="wide", rank_hat=r, init="orthogonal", **kw)
     p = make_problem(cw, seeds, CPU)
-    Ww, sw = init_wide(cw, seeds, CPU)
-    Wc, sc = init_compressed(cc, make_problem(cc, seeds, CPU), CPU, seeds=seeds)
     U, _, Vh = torch.linalg.svd(p.target)
-    U, V = U[..., :r], Vh[..., :r, :].transpose(-1, -2)
+    return sig, kw, cw, p, U[..., :r], Vh[..., :r, :].transpose(-1, -2)
+
+
+def wide_errors(d: int, r: int, depth: int, *, eps: float, eta: float, steps: int, seeds: list[int],
+                target_seed: int) -> np.ndarray:
+    """The wide DLN's squared error ‖W_{L:1}(t) − M*‖_F² at every step (T, B) of one (d, r, L): the same for
+    every r̂ of the cell (its init does not depend on r̂), so a map runs it once per (d, r, L)."""
+    import torch
+
+    from sim.gd import end_to_end
+    from sim.instances import CPU
+    from sim.models import init_wide
+
+    _quiet_threads()
+    _, _, cw, p, _, _ = _theorem2_cell(d, r, int(depth), eps, seeds, target_seed)
+    Ww, sw = init_wide(cw, seeds, CPU)
+
+    def measure():
+        return (torch.linalg.matrix_norm(end_to_end(Ww) - p.target) ** 2).numpy(),
+
+    return _along_gd(Ww, sw, eta, p, steps, measure)[:, 0]
+
+
+def margin_stats(ew: np.ndarray, ec: np.ndarray, beta: np.ndarray) -> dict[str, np.ndarray]:
+    """Per seed, from the (T, B) squared errors of both nets and the compressed net's β-mode error: the least
+    margin m = e_wide − e_comp over the steps (``min_margin``, at its first step ``worst_step``, with β there),
+    the least m + β, the first step with m < 0 (−1 if none), whether both stayed finite, and the final errors.
+
+    The steps run up to the first at which every seed has had a non-finite error (either net), where a joint
+    run stops; a NaN margin is never the least. The same numbers as running minima along the run
+    (tests/test_maps.py)."""
+    finite_t = np.logical_and.accumulate(np.isfinite(ew) & np.isfinite(ec), axis=0)
+    dead = np.flatnonzero(~finite_t.any(axis=1))
+    T = int(dead[0]) + 1 if dead.size else len(ew)
+    ew, ec, beta = ew[:T], ec[:T], beta[:T]
+    with np.errstate(invalid="ignore"):  # inf − inf is NaN here, on purpose: a margin that cannot be formed
+        m, slack = ew - ec, ew - ec + beta
+    cand = np.where(np.isnan(m), np.inf, m)
+    worst_step = np.argmin(cand, axis=0)  # argmin: the first step of the least margin
+    cols = np.arange(m.shape[1])
+    worst = cand[worst_step, cols]
+    viol = m < 0
+    return dict(min_margin=worst, worst_step=worst_step,
+                beta_error_at_worst=np.where(worst < np.inf, beta[worst_step, cols], 0.0),
+                min_margin_plus_beta=np.min(slack, axis=0),  # NaN-propagating, as np.minimum along the run
+                first_violation_step=np.where(viol.any(axis=0), np.argmax(viol, axis=0), -1),
+                finite=finite_t[T - 1], final_wide_error=ew[-1], final_compressed_error=ec[-1])
+
+
+def pair_margins(d: int, r: int, rank_hat: int, depth: int, *, eps: float, alpha: float, eta: float, steps: int,
+                 seeds: list[int], target_seed: int, wide: np.ndarray | None = None) -> list[dict]:
+    """Both networks of one cell along GD at step ``eta`` (sum loss), every seed in one batch; per seed the
+    worst margin over every step.
+
+    Per seed: the wide DLN (α = 1) from a Haar-random orthogonal init at the proof's scale (per-layer ε)
+    and Algorithm 1 (outer step αη), on the factorization target with the authors' spectrum; at every step
+    both squared errors and the compressed net's error outside the target's r modes (its β modes:
+    ‖P̃‖² − ‖UᵀP̃V‖², U, V the target's singular vectors), from the matrices. ``wide``: the wide net's
+    errors of this (d, r, L, ε, η, steps, seeds) from :func:`wide_errors`, when a map has them already.
+    """
+    import warnings
+
+    import torch
+
+    from sim.build import make_problem
+    from sim.config import RunConfig
+    from sim.gd import end_to_end
+    from sim.instances import CPU
+    from sim.models import init_compressed
+
+    _quiet_threads()
+    L = int(depth)
+    t0 = time.perf_counter()
+    if wide is None:
+        wide = wide_errors(d, r, L, eps=eps, eta=eta, steps=steps, seeds=seeds, target_seed=target_seed)
+    if wide.shape != (steps + 1, len(seeds)):
+        raise ValueError(f"wide must hold {steps + 1} steps of {len(seeds)} seeds, got shape {wide.shape}")
+    sig, kw, _, p, U, V = _theorem2_cell(d, r, L, eps, seeds, target_seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        cc = RunConfig(model="compressed", rank_hat=rank_hat, alpha=alpha, **kw)
+    Wc, sc = init_compressed(cc, make_problem(cc, seeds, CPU), CPU, seeds=seeds)
     M = p.target
 
-    def errors():
-        P, Pc = end_to_end(Ww), end_to_end(Wc)
-        ew = torch.linalg.matrix_norm(P - M) ** 2
+    def measure():
+        Pc = end_to_end(Wc)
         ec = torch.linalg.matrix_norm(Pc - M) ** 2
         beta = torch.linalg.matrix_norm(Pc) ** 2 - torch.linalg.matrix_norm(U.transpose(-1, -2) @ Pc @ V) ** 2
-        return ew.numpy(), ec.numpy(), beta.numpy()
+        return ec.numpy(), beta.numpy()
 
-    B = len(seeds)
-    worst = np.full(B, np.inf)
-    worst_step = np.zeros(B, int)
-    worst_beta = np.zeros(B)
-    slack = np.full(B, np.inf)
-    first_viol = np.full(B, -1)
-    finite = np.ones(B, bool)
-    with torch.no_grad():
-        for t in range(steps + 1):
-            ew, ec, beta = errors()
-            finite &= np.isfinite(ew) & np.isfinite(ec)
-            m = ew - ec
-            better = m < worst
-            worst = np.where(better, m, worst)
-            worst_step = np.where(better, t, worst_step)
-            worst_beta = np.where(better, beta, worst_beta)
-            slack = np.minimum(slack, m + beta)
-            first_viol = np.where((first_viol < 0) & (m < 0), t, first_viol)
-            if not finite.any():  # both nets of every seed have left the floats: nothing more to measure
-                break
-            if t < steps:
-                gd_step(Ww, sw, eta, p)
-                gd_step(Wc, sc, eta, p)
+    comp = _along_gd(Wc, sc, eta, p, steps, measure)
+    st = margin_stats(wide, comp[:, 0], comp[:, 1])
     fro2 = float(np.sum(sig**2))
     dt = time.perf_counter() - t0
+    B = len(seeds)
     return [dict(d=d, rank=r, rank_hat=rank_hat, rank_hat_minus_rank=rank_hat - r, depth=L, eps=eps, alpha=alpha,
-                 seed=s, eta=eta, steps=steps, target_sq=fro2, min_margin=float(worst[i]),
-                 worst_step=int(worst_step[i]), beta_error_at_worst=float(worst_beta[i]),
-                 min_margin_plus_beta=float(slack[i]), first_violation_step=int(first_viol[i]),
-                 finite=bool(finite[i]), final_wide_error=float(ew[i]), final_compressed_error=float(ec[i]),
+                 seed=s, eta=eta, steps=steps, target_sq=fro2, **{k: v[i].item() for k, v in st.items()},
                  time_s=dt / B) for i, s in enumerate(seeds)]
 
 
-def theorem2_task(d: int, r: int, rank_hat: int, depth: int, spec: dict) -> list[dict]:
-    """Theorem 2 along the flow: both nets at η = step_fraction·η_c(σ*_1, L), GD at a small step standing in
-    for the flow (its O(η) gap to the flow is what ode-vs-gd measures); horizon ``horizon`` × theory's flow
-    fit time of the smallest mode."""
+def theorem2_task(d: int, r: int, rank_hats: list[int], depth: int, spec: dict) -> list[dict]:
+    """Theorem 2 along the flow, every r̂ of one (d, r, L): both nets at η = step_fraction·η_c(σ*_1, L), GD at a
+    small step standing in for the flow (its O(η) gap to the flow is what ode-vs-gd measures); horizon
+    ``horizon`` × theory's flow fit time of the smallest mode. The wide net, the same for every r̂, runs once."""
     import theory
 
     L, eps = int(depth), float(spec["eps"])
     sig = theory.authors_target(d, r, int(spec["target_seed"])).sigma
     eta = float(spec["step_fraction"]) * theory.critical_step_size(float(sig[0]), depth=L)
     steps = int(float(spec["horizon"]) * theory.fit_time(float(sig.min()), depth=L, eps=eps) / eta) + 20
-    rows = pair_margins(d, r, rank_hat, L, eps=eps, alpha=1.0, eta=eta, steps=steps,
-                        seeds=list(range(int(spec["seeds"]))), target_seed=int(spec["target_seed"]))
+    run = dict(eps=eps, eta=eta, steps=steps, seeds=list(range(int(spec["seeds"]))),
+               target_seed=int(spec["target_seed"]))
+    t0 = time.perf_counter()
+    wide = wide_errors(d, r, L, **run)
+    wide_s = (time.perf_counter() - t0) / len(run["seeds"])
+    rows = []
+    for k in rank_hats:  # the wide run's time goes to the first cell, the one that would have run it alone
+        cell = pair_margins(d, r, k, L, alpha=1.0, wide=wide, **run)
+        rows += [dict(x, time_s=x["time_s"] + wide_s * (k == rank_hats[0])) for x in cell]
     return [{k: v for k, v in x.items() if k not in ("alpha", "finite")} for x in rows]
 
 
@@ -203,11 +275,11 @@ def theorem2_rank_hats(d: int, r: int, s: dict) -> list[int]:
 
 
 def _theorem2_tasks(s: dict):
-    """One task per (ε, d, L, r, r̂); ``eps`` is one value or a list (the rows carry their ε)."""
+    """One task per (ε, d, L, r), all its r̂ in it (one wide run); ``eps`` is one value or a list (the rows carry their ε)."""
     epss = s["eps"] if isinstance(s["eps"], list) else [s["eps"]]
-    return [(theorem2_task, (int(d), int(r), k, int(L), {**s, "eps": float(e)})) for e in epss
-            for d in sorted(s["d"], reverse=True) for L in s["depth"]
-            for r in s["rank"] if 2 * r <= d for k in theorem2_rank_hats(int(d), int(r), s)]
+    return [(theorem2_task, (int(d), int(r), theorem2_rank_hats(int(d), int(r), s), int(L), {**s, "eps": float(e)}))
+            for e in epss for d in sorted(s["d"], reverse=True) for L in s["depth"]
+            for r in sorted(s["rank"], reverse=True) if 2 * r <= d]
 
 
 #: map name -> (the tasks of a spec as (function, args) pairs)
