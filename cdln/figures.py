@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 import time
 import traceback
@@ -148,6 +149,37 @@ def make_paper_runs(names, scripts, runs_root: Path, *, workers=None, scheduler=
     raise RuntimeError(f"the scripts still declared new runs after {MAX_PASSES} collecting passes")
 
 
+def _paper_table(fig_dir: Path) -> list[str]:
+    """Every figure and table of the paper (each ``figN``/``tableN`` script): drawn at the paper's settings or
+    not, in full or in part (the script's ``PAPER_PARTIAL``), the training time of its runs plus its drawing
+    (from its JSON), and what its paper settings leave out or replace, and why (the script's ``PAPER_GAP``)."""
+    rows, done = [], 0
+    for n, path in discover(fig_dir).items():
+        if not re.fullmatch(r"(fig|table)\d+", n):
+            continue
+        try:
+            mod = load(path)
+            title, gap, part = mod.TITLE, getattr(mod, "PAPER_GAP", None), getattr(mod, "PAPER_PARTIAL", False)
+        except Exception as e:  # one broken script must not hide the others' rows (nor the gallery)
+            title, gap, part = n, f"the script does not load: {type(e).__name__}: {e}", False
+        pj = fig_dir / "paper" / f"{n}.json"
+        if pj.is_file():
+            m = json.loads(pj.read_text())
+            done += 1
+            rows.append(f"| {title} | {'yes, in part' if part else 'yes'} | "
+                        f"{(float(m.get('runs_train_s') or 0.0) + float(m['wall_s'])) / 60:,.1f} | {gap or '—'} |")
+        else:
+            rows.append(f"| {title} | no: fast settings only | | {gap or 'not drawn yet'} |")
+    if not rows:
+        return []
+    return ["## The paper's figures at the paper's settings", "",
+            f"{done} of {len(rows)} are drawn at the paper's settings. Time: the training time of the figure's runs "
+            "(on this machine's CPU, from their summaries) plus its drawing; a run that several figures share is "
+            "made once and counted in each.", "",
+            "| figure | at the paper's settings | training + drawing (min) | left out or replaced, and why |",
+            "|---|---|---|---|", *rows, ""]
+
+
 def write_gallery(fig_dir: Path = FIG_DIR, page: Path = Path("docs/figures.md")) -> Path:
     """Rebuild the gallery page from the NAME.json files present (a paper-setting one, under ``paper/``,
     first: its picture is shown, with the fast one linked)."""
@@ -162,7 +194,7 @@ def write_gallery(fig_dir: Path = FIG_DIR, page: Path = Path("docs/figures.md"))
              "Colours are the same everywhere: **blue** the wide (original) DLN, **red** the compressed DLN",
              "(Algorithm 1), **green** AltMin, **black** gradient flow / theory, **orange** the Theorem 1 recurrence;",
              "for the nonlinear networks, **blue** the DLN penultimate layer, **red** the compressed one, **grey** the",
-             "plain one.", ""]
+             "plain one.", ""] + _paper_table(fig_dir)
     for n in names:
         paper = (fig_dir / "paper" / f"{n}.json").is_file()
         sub = "paper/" if paper else ""

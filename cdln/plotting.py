@@ -298,6 +298,36 @@ def comparison_figure(ctx: Context, problem: str, *, note: str = ""):
     return fig, data, notes
 
 
+def reach_note(data: dict, level: float) -> str:
+    """The first logged step (and training time) at which each net's recovery error is at most ``level``."""
+    out = {}
+    for m in ("wide", "compressed"):
+        hit = np.flatnonzero(np.asarray(data[m]["recovery_error"]).ravel() <= level)
+        out[m] = (int(data[m]["step"][hit[0]]), float(data[m]["time_s"][hit[0]])) if hit.size else None
+    text = "; ".join(f"{m} {'never' if v is None else f'step {v[0]:,} ({v[1]:.1f} s)'}" for m, v in out.items())
+    if out["wide"] and out["compressed"] and out["wide"][1] > 0:
+        text += f": the compressed net in {out['compressed'][1] / out['wide'][1]:.2f} of the wide net's time"
+    return f"first logged step with recovery error ≤ {level:g}: {text}"
+
+
+def movielens_theory(s: dict, alphas) -> tuple[dict, float, int]:
+    """theory's stable step (``s["loss"]``) for the compressed net on the MovieLens rating matrix at each α, from
+    the σ_max that sim estimates for it (the same hint a diverging run prints); with σ_max and |Ω|, the number
+    of training ratings. ``s`` holds rank_hat, depth, eps, eta, loss."""
+    import torch
+
+    import theory
+
+    cfg = sim.RunConfig(problem="movielens", model="compressed", rank_hat=s["rank_hat"], depth=s["depth"],
+                        eps=s["eps"], eta=s["eta"], loss=s["loss"])
+    p = sim.make_problem(cfg, [cfg.seed], torch.device("cpu"))
+    n_obs, smax = int(p.mask[0].sum()), p.sigma_max()
+    eta_c = {float(a): float(theory.problem_critical_step_size(smax, depth=s["depth"], problem="completion",
+                                                               shape=p.shape, loss=s["loss"], alpha=float(a),
+                                                               n_observed=n_obs)) for a in alphas}
+    return eta_c, smax, n_obs
+
+
 def recorded(path, command: str) -> Path:
     """The committed record a figure draws from (a sweep's table, a benchmark's JSON): its path, or
     FileNotFoundError naming the command that writes it. Figures that read records run nothing."""

@@ -73,17 +73,18 @@ def corollary1_task(d: int, depth: int, spec: dict) -> list[dict]:
 
 
 # ------------------------------------------------------------------ theorem2: both nets along GD, every step
-def _along_gd(Ws, scales, eta: float, problem, steps: int, measure) -> np.ndarray:
+def _along_gd(Ws, scales, eta: float, problem, steps: int, measure, until: int | None = None) -> np.ndarray:
     """``measure()`` (a tuple of (B,) arrays, the first an error) at steps 0 … ``steps`` of GD, as a (T, k, B)
-    array. It stops early once every instance's error has left the floats (cumulatively), the rows past
-    that NaN: nothing more can be measured there."""
+    array. It stops early at step ``until``, or once every instance's error has left the floats
+    (cumulatively); the rows past that are NaN: nothing more is measured there."""
+    until = steps if until is None else min(int(until), steps)
     import torch
 
     from sim.gd import gd_step
 
     out = finite = None
     with torch.no_grad():
-        for t in range(steps + 1):
+        for t in range(until + 1):
             vals = np.stack(measure())
             if t == 0:
                 out = np.full((steps + 1,) + vals.shape, np.nan)
@@ -92,7 +93,7 @@ def _along_gd(Ws, scales, eta: float, problem, steps: int, measure) -> np.ndarra
             finite &= np.isfinite(vals[0])
             if not finite.any():
                 break
-            if t < steps:
+            if t < until:
                 gd_step(Ws, scales, eta, problem)
     return out
 
@@ -206,7 +207,10 @@ def pair_margins(d: int, r: int, rank_hat: int, depth: int, *, eps: float, alpha
         beta = torch.linalg.matrix_norm(Pc) ** 2 - torch.linalg.matrix_norm(U.transpose(-1, -2) @ Pc @ V) ** 2
         return ec.numpy(), beta.numpy()
 
-    comp = _along_gd(Wc, sc, eta, p, steps, measure)
+    # once every seed's wide net has left the floats nothing more is measured (margin_stats stops there): the
+    # compressed net need not run past that step
+    dead = np.flatnonzero(~np.logical_and.accumulate(np.isfinite(wide), axis=0).any(axis=1))
+    comp = _along_gd(Wc, sc, eta, p, steps, measure, until=int(dead[0]) if dead.size else steps)
     st = margin_stats(wide, comp[:, 0], comp[:, 1])
     fro2 = float(np.sum(sig**2))
     dt = time.perf_counter() - t0

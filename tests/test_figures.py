@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIG_DIR = ROOT / "docs" / "figures"
 
 PAPER_FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13",
-                 "fig14", "fig15", "fig16", "fig18", "fig19", "fig20", "fig21", "fig22", "table3"]
+                 "fig14", "fig15", "fig16", "fig17", "fig18", "fig19", "fig20", "fig21", "fig22", "table3"]
 NEW_FIGURES = ["ode-vs-gd", "theorem2-map", "corollary1-gap", "alpha-law", "sparse-scaling", "corollary1-map", "theorem2-flow",
                "incremental-map", "theorem2-gd-map", "eos-bifurcation", "eos-sharpness", "eos-balancing", "eos-subspace"]
 
@@ -41,7 +41,7 @@ def test_every_figure_the_issue_lists_has_a_script_and_committed_outputs_drawn_w
 
 @pytest.mark.parametrize("name", ["ode-vs-gd", "corollary1-gap", "alpha-law", "sparse-scaling", "corollary1-map", "theorem2-flow",
                                   "incremental-map", "theorem2-gd-map", "eos-bifurcation", "eos-sharpness", "eos-balancing",
-                                  "eos-subspace"])
+                                  "eos-subspace", "fig17"])
 def test_committed_notes_are_recomputed_from_their_own_plotted_numbers(name):
     """The notes beside a picture say what its JSON's numbers say (nothing typed, nothing stale)."""
     meta = json.loads((FIG_DIR / f"{name}.json").read_text())
@@ -121,6 +121,27 @@ def test_gallery_lists_each_figure_with_command_and_settings(tmp_path):
             assert f"[{name}.png](figures/{name}.png)" in text, name
         else:
             assert f"(figures/{name}.png)" in text and f"cdln figures --fast {name}" in text, name
+    # the status table: one row per paper figure, "yes" exactly where a paper-setting JSON is committed ("in
+    # part" where the script says so), its time that JSON's training plus drawing time, and the script's PAPER_GAP
+    table = [x for x in text.split("## The paper's figures at the paper's settings")[1].split("\n## ")[0].splitlines()
+             if x.startswith("| Figure") or x.startswith("| Table")]
+    assert len(table) == len(PAPER_FIGURES)
+    drawn = 0
+    for name, row in zip(PAPER_FIGURES, table):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        pj = FIG_DIR / "paper" / f"{name}.json"
+        mod = figures.load(figures.discover(FIG_DIR)[name])
+        gap = getattr(mod, "PAPER_GAP", None)
+        assert cells[0] == mod.TITLE, name
+        if pj.is_file():
+            m = json.loads(pj.read_text())
+            drawn += 1
+            assert cells[1] == ("yes, in part" if getattr(mod, "PAPER_PARTIAL", False) else "yes"), name
+            assert cells[2] == f"{((m.get('runs_train_s') or 0) + m['wall_s']) / 60:,.1f}", name
+        else:
+            assert cells[1].startswith("no") and cells[2] == "", name
+        assert cells[3] == (gap or ("—" if pj.is_file() else "not drawn yet")), name
+    assert f"{drawn} of {len(PAPER_FIGURES)} are drawn at the paper's settings" in text
 
 
 def test_corollary_gap_figure_end_to_end_plots_what_the_verification_measures(tmp_path):
@@ -141,6 +162,40 @@ def test_corollary_gap_figure_end_to_end_plots_what_the_verification_measures(tm
         # theory's gap agrees with the gap measured on the matrices (256 ulps of the error scale, as verify)
         assert all(abs(w["gap_theory"] - w["gap_measured"]) <= ulps(256) * w["scale"] for w in want)
     assert mod.notes_from(data["data"], s) == meta["notes"] and "of 12 draws" in meta["notes"][0]
+
+
+def test_fig17_notes_read_the_curves():
+    """Figure 17's notes on made-up curves: an interior minimum and a rise after it (overfitting), a tie at the
+    minimum (the first step counts), a curve that never comes within 1 % of the best, and η/η_c(α)."""
+    mod = figures.load(figures.discover(FIG_DIR)["fig17"])
+    steps, t = [0, 100, 200, 300], [0.0, 1.0, 2.0, 3.0]
+    data = {"rows": [{"alpha": 1.0, "eta_over_eta_c": 0.05}, {"alpha": 20.0, "eta_over_eta_c": 0.5}],
+            "alpha=1": {"step": steps, "time_s": t, "test_error": [1.0, 0.5, 0.4, 0.4], "train_loss": [3, 2, 1, 1]},
+            "alpha=20": {"step": steps, "time_s": t, "test_error": [1.0, 0.3, 0.35, 0.6], "train_loss": [3, 1, .5, .1]}}
+    notes = mod.notes_from(data, dict(eta=0.5, loss="mean", steps=300))
+    assert "α = 1: 0.050, α = 20: 0.500" in notes[0]
+    assert "α = 1: 0.4000 (200), α = 20: 0.3000 (100)" in notes[1]  # the tie at 0.4: its first step
+    assert "α = 1: +0.0000, α = 20: +0.3000" in notes[2]
+    assert "α = 1: 1, α = 20: 0.1" in notes[3]
+    assert "(0.3000, α = 20)" in notes[4] and "α = 1: never, α = 20: 100 (1.0 s)" in notes[4]
+
+
+def test_fig17_end_to_end_on_a_short_budget(tmp_path):
+    """Figure 17 (MovieLens, one compressed run per α) on a short budget: a picture, the runs' curves in the
+    JSON, every α drawn below theory's stable step, and notes that follow from the JSON."""
+    path = figures.discover(FIG_DIR)["fig17"]
+    mod = figures.load(path)
+    settings = dict(mod.FAST, alphas=[1.0, 5.0], steps=80, log_every=20)
+    meta = figures.make_figure("fig17", path, fast=True, runs_root=tmp_path / "runs", out_dir=tmp_path, quiet=True,
+                               settings=settings)
+    data = json.loads((tmp_path / "fig17.json").read_text())
+    _check_png(tmp_path, "fig17", data)
+    assert [r["alpha"] for r in data["data"]["rows"]] == [1.0, 5.0]
+    assert all(0 < r["eta_over_eta_c"] < 1 for r in data["data"]["rows"])
+    for a in ("1", "5"):
+        y = data["data"][f"alpha={a}"]["test_error"]
+        assert len(y) == 80 // 20 + 1 and y[-1] < y[0]  # it learns within the budget
+    assert mod.notes_from(data["data"], data["settings"]) == meta["notes"]
 
 
 TOY = '''

@@ -49,12 +49,82 @@ def test_margin_stats_equal_the_running_minima(T, B, data):
         np.testing.assert_array_equal(got[k], want[k], err_msg=k)
 
 
+def joint_margins(d, r, rank_hat, L, *, eps, alpha, eta, steps, seeds, target_seed=0):
+    """The reference: both nets stepped together, the margins kept as running minima, stopping once every
+    seed has had a non-finite error in either net (the map's loop before the wide run was shared)."""
+    import warnings
+
+    import torch
+
+    import theory
+    from sim.build import make_problem
+    from sim.config import RunConfig
+    from sim.gd import end_to_end, gd_step
+    from sim.instances import CPU
+    from sim.models import init_compressed, init_wide
+
+    sig = theory.authors_target(d, r, target_seed).sigma
+    kw = dict(problem="factorization", target="spectrum", spectrum=tuple(float(x) for x in sig), d=d, depth=L,
+              eps=eps, loss="sum", eta=1.0, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        cw = RunConfig(model="wide", rank_hat=rank_hat, init="orthogonal", **kw)
+        cc = RunConfig(model="compressed", rank_hat=rank_hat, alpha=alpha, **kw)
+    p = make_problem(cw, seeds, CPU)
+    Ww, sw = init_wide(cw, seeds, CPU)
+    Wc, sc = init_compressed(cc, make_problem(cc, seeds, CPU), CPU, seeds=seeds)
+    U, _, Vh = torch.linalg.svd(p.target)
+    U, V, M = U[..., :r], Vh[..., :r, :].transpose(-1, -2), p.target
+    ews, ecs, betas = [], [], []
+    finite = np.ones(len(seeds), bool)
+    with torch.no_grad():
+        for t in range(steps + 1):
+            P, Pc = end_to_end(Ww), end_to_end(Wc)
+            ews.append((torch.linalg.matrix_norm(P - M) ** 2).numpy().copy())
+            ecs.append((torch.linalg.matrix_norm(Pc - M) ** 2).numpy().copy())
+            betas.append((torch.linalg.matrix_norm(Pc) ** 2
+                          - torch.linalg.matrix_norm(U.transpose(-1, -2) @ Pc @ V) ** 2).numpy().copy())
+            finite &= np.isfinite(ews[-1]) & np.isfinite(ecs[-1])
+            if not finite.any():
+                break
+            if t < steps:
+                gd_step(Ww, sw, eta, p)
+                gd_step(Wc, sc, eta, p)
+    return running_stats(np.array(ews), np.array(ecs), np.array(betas)), len(ews)
+
+
+@pytest.mark.parametrize("rank_hat,alpha,eta_over_eta_c,steps", [
+    (3, 1.0, 0.1, 60),  # the flow's proxy: nothing leaves the floats
+    (6, 1.0, 0.1, 60),  # r̂ = d
+    (3, 0.5, 2.5, 400),  # past the wide net's η_c: it leaves the floats, the run stops where both have
+    (3, 3.0, 2.5, 400),  # α > 1 at the same step: the compressed net too
+])
+def test_pair_margins_equal_the_joint_loop(rank_hat, alpha, eta_over_eta_c, steps):
+    """pair_margins (the wide run made apart, the compressed one stopped once every wide seed is dead, the
+    margins reduced by margin_stats) gives the joint loop's numbers bitwise, diverging runs included."""
+    import theory
+
+    d, r, L, seeds = 6, 2, 3, [0, 1, 2]
+    sig = theory.authors_target(d, r, 0).sigma
+    eta = eta_over_eta_c * theory.critical_step_size(float(sig[0]), depth=L)
+    got = maps.pair_margins(d, r, rank_hat, L, eps=0.2, alpha=alpha, eta=eta, steps=steps, seeds=seeds,
+                            target_seed=0)
+    want, measured = joint_margins(d, r, rank_hat, L, eps=0.2, alpha=alpha, eta=eta, steps=steps, seeds=seeds)
+    for i, row in enumerate(got):
+        for k, v in want.items():
+            assert row[k] == v[i].item() or (np.isnan(row[k]) and np.isnan(v[i])), (k, i, row[k], v[i])
+    if eta_over_eta_c > 2:  # the diverging cases do diverge, and the run stops early
+        assert not any(row["finite"] for row in got) and measured < steps + 1
+    else:
+        assert all(row["finite"] for row in got) and measured == steps + 1
+
+
 SPEC = dict(map="theorem2", target_seed=0, eps=0.2, seeds=3, step_fraction=0.1, horizon=0.3)
 
 
 def test_a_cell_shares_its_wide_run_without_changing_a_number():
-    """theorem2_task runs the wide net once for all r̂ of a (d, r, L); each row equals pair_margins run alone
-    (wide and compressed together) bitwise, every column but the timing."""
+    """theorem2_task runs the wide net once for all r̂ of a (d, r, L); each row equals pair_margins run for that
+    r̂ alone bitwise (the wide run made again), every column but the timing."""
     d, r, L = 6, 2, 3
     rank_hats = maps.theorem2_rank_hats(d, r, dict(rank_hat_minus_rank=[0, 1], rank_hat_around_d_minus_r=[0, 2]))
     assert rank_hats == [2, 3, 4, 6]

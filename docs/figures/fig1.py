@@ -11,6 +11,8 @@ CAPTION = ("A deep linear network (the MLP's layout without ReLUs, orthogonal in
            "several points of training (darker = later), log scale.")
 PAPER = ("training largely happens in a low-dimensional subspace: only a few singular values of the update grow, "
          "the rest stay small, for DLN, MLP, VGG and ViT-B.")
+PAPER_PARTIAL = True  # the gallery's table says 'yes, in part'
+PAPER_GAP = "VGG and ViT-B on their image data: not drawn (the DLN and the MLP are)"
 FULL = dict(PENULTIMATE_FULL)
 FAST = dict(PENULTIMATE_FAST)
 SIM_RUNS = False  # nonlinear trainings (sim.nonlinear), not sim runs: made when the figure is drawn
