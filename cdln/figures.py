@@ -174,8 +174,9 @@ def _paper_table(fig_dir: Path) -> list[str]:
         return []
     return ["## The paper's figures at the paper's settings", "",
             f"{done} of {len(rows)} are drawn at the paper's settings. Time: the training time of the figure's runs "
-            "(on this machine's CPU, from their summaries) plus its drawing; a run that several figures share is "
-            "made once and counted in each.", "",
+            "(on this machine's CPU, from their summaries) plus its drawing; a sim run that several figures share is "
+            "made once and counted in each, a nonlinear training (sim.nonlinear) only in the drawing time of the "
+            "figure that made it.", "",
             "| figure | at the paper's settings | training + drawing (min) | left out or replaced, and why |",
             "|---|---|---|---|", *rows, ""]
 

@@ -30,7 +30,8 @@ from sim.io import atomic_write_text  # noqa: E402
 
 __all__ = ["COLORS", "LABELS", "Context", "plt", "mean_metric", "error_panels", "sv_panel", "align_panel", "fit_steps",
            "SYNTH_FULL", "SYNTH_FAST", "subset", "target_sigma", "incremental_figure", "comparison_figure",
-           "PENULTIMATE_FULL", "PENULTIMATE_FAST", "penultimate_runs", "png_size"]
+           "PENULTIMATE_FULL", "PENULTIMATE_FAST", "penultimate_runs", "png_size", "reach_note", "movielens_theory",
+           "as_recorded", "recorded"]
 
 #: the same colour for each network in every figure
 COLORS = {"wide": "#1f4e9c", "compressed": "#d1495b", "altmin": "#2a9d55", "theory": "#222222",
@@ -137,6 +138,12 @@ def _plain(x):
     if isinstance(x, np.bool_):
         return bool(x)
     return x
+
+
+def as_recorded(x):
+    """``x`` as a figure's JSON records it (numpy → lists, 6 significant digits): notes computed from this are
+    the ones a reader recomputes from the JSON."""
+    return _plain(x)
 
 
 # ------------------------------------------------------------------------------------------- panels

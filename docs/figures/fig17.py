@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cdln.plotting import _plain, mean_metric, movielens_theory, plt
+from cdln.plotting import as_recorded, mean_metric, movielens_theory, plt
 
 TITLE = "Figure 17 — α ablation on MovieLens-100K: test error against iterations and time"
 CAPTION = ("Compressed DLN (r̂ = 10, L = 3, ε = 0.3, the MovieLens settings of Figure 7) on MovieLens-100K (recbole's "
@@ -71,5 +71,5 @@ def make(ctx):
     for ax, xl in zip(axes, ("iteration", "training time (s)")):
         ax.set(xlabel=xl, ylabel="test error (relative)")
         ax.legend(ncol=2)
-    data = _plain({"rows": rows, **data})  # the notes read what the JSON keeps (6 significant digits)
+    data = as_recorded({"rows": rows, **data})  # the notes read what the JSON keeps (6 significant digits)
     return fig, data, notes_from(data, s)
