@@ -30,8 +30,8 @@ from sim.io import atomic_write_text  # noqa: E402
 
 __all__ = ["COLORS", "LABELS", "Context", "plt", "mean_metric", "error_panels", "sv_panel", "align_panel", "fit_steps",
            "SYNTH_FULL", "SYNTH_FAST", "subset", "target_sigma", "incremental_figure", "comparison_figure",
-           "PENULTIMATE_FULL", "PENULTIMATE_FAST", "penultimate_runs", "png_size", "reach_note", "movielens_theory",
-           "as_recorded", "recorded"]
+           "PENULTIMATE_FULL", "PENULTIMATE_FAST", "penultimate_runs", "png_size", "first_reach", "reach_note",
+           "movielens_theory", "as_recorded", "recorded"]
 
 #: the same colour for each network in every figure
 COLORS = {"wide": "#1f4e9c", "compressed": "#d1495b", "altmin": "#2a9d55", "theory": "#222222",
@@ -305,12 +305,16 @@ def comparison_figure(ctx: Context, problem: str, *, note: str = ""):
     return fig, data, notes
 
 
+def first_reach(curve: dict, metric: str, level: float) -> tuple[int, float] | None:
+    """The first logged (step, training time) of ``curve`` (step, time_s and ``metric`` lists) at which
+    ``metric`` is at most ``level``; None if it never is."""
+    hit = np.flatnonzero(np.asarray(curve[metric], float).ravel() <= level)
+    return (int(curve["step"][hit[0]]), float(curve["time_s"][hit[0]])) if hit.size else None
+
+
 def reach_note(data: dict, level: float) -> str:
     """The first logged step (and training time) at which each net's recovery error is at most ``level``."""
-    out = {}
-    for m in ("wide", "compressed"):
-        hit = np.flatnonzero(np.asarray(data[m]["recovery_error"]).ravel() <= level)
-        out[m] = (int(data[m]["step"][hit[0]]), float(data[m]["time_s"][hit[0]])) if hit.size else None
+    out = {m: first_reach(data[m], "recovery_error", level) for m in ("wide", "compressed")}
     text = "; ".join(f"{m} {'never' if v is None else f'step {v[0]:,} ({v[1]:.1f} s)'}" for m, v in out.items())
     if out["wide"] and out["compressed"] and out["wide"][1] > 0:
         text += f": the compressed net in {out['compressed'][1] / out['wide'][1]:.2f} of the wide net's time"

@@ -140,6 +140,13 @@ def wide_errors(d: int, r: int, depth: int, *, eps: float, eta: float, steps: in
     return _along_gd(Ww, sw, eta, p, steps, measure)[:, 0]
 
 
+def _steps_measured(finite: np.ndarray) -> int:
+    """How many steps of a (T, B) run are measured: up to and including the first at which every seed has had a
+    non-finite value (``finite`` per step and seed), where a run stops; all T if none."""
+    dead = np.flatnonzero(~np.logical_and.accumulate(finite, axis=0).any(axis=1))
+    return int(dead[0]) + 1 if dead.size else len(finite)
+
+
 def margin_stats(ew: np.ndarray, ec: np.ndarray, beta: np.ndarray) -> dict[str, np.ndarray]:
     """Per seed, from the (T, B) squared errors of both nets and the compressed net's β-mode error: the least
     margin m = e_wide − e_comp over the steps (``min_margin``, at its first step ``worst_step``, with β there),
@@ -148,9 +155,8 @@ def margin_stats(ew: np.ndarray, ec: np.ndarray, beta: np.ndarray) -> dict[str, 
     The steps run up to the first at which every seed has had a non-finite error (either net), where a joint
     run stops; a NaN margin is never the least. The same numbers as running minima along the run
     (tests/test_maps.py)."""
-    finite_t = np.logical_and.accumulate(np.isfinite(ew) & np.isfinite(ec), axis=0)
-    dead = np.flatnonzero(~finite_t.any(axis=1))
-    T = int(dead[0]) + 1 if dead.size else len(ew)
+    finite = np.isfinite(ew) & np.isfinite(ec)
+    T = _steps_measured(finite)
     ew, ec, beta = ew[:T], ec[:T], beta[:T]
     with np.errstate(invalid="ignore"):  # inf − inf is NaN here, on purpose: a margin that cannot be formed
         m, slack = ew - ec, ew - ec + beta
@@ -163,7 +169,7 @@ def margin_stats(ew: np.ndarray, ec: np.ndarray, beta: np.ndarray) -> dict[str, 
                 beta_error_at_worst=np.where(worst < np.inf, beta[worst_step, cols], 0.0),
                 min_margin_plus_beta=np.min(slack, axis=0),  # NaN-propagating, as np.minimum along the run
                 first_violation_step=np.where(viol.any(axis=0), np.argmax(viol, axis=0), -1),
-                finite=finite_t[T - 1], final_wide_error=ew[-1], final_compressed_error=ec[-1])
+                finite=finite[:T].all(axis=0), final_wide_error=ew[-1], final_compressed_error=ec[-1])
 
 
 def pair_margins(d: int, r: int, rank_hat: int, depth: int, *, eps: float, alpha: float, eta: float, steps: int,
@@ -209,8 +215,7 @@ def pair_margins(d: int, r: int, rank_hat: int, depth: int, *, eps: float, alpha
 
     # once every seed's wide net has left the floats nothing more is measured (margin_stats stops there): the
     # compressed net need not run past that step
-    dead = np.flatnonzero(~np.logical_and.accumulate(np.isfinite(wide), axis=0).any(axis=1))
-    comp = _along_gd(Wc, sc, eta, p, steps, measure, until=int(dead[0]) if dead.size else steps)
+    comp = _along_gd(Wc, sc, eta, p, steps, measure, until=_steps_measured(np.isfinite(wide)) - 1)
     st = margin_stats(wide, comp[:, 0], comp[:, 1])
     fro2 = float(np.sum(sig**2))
     dt = time.perf_counter() - t0

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cdln.plotting import as_recorded, mean_metric, movielens_theory, plt
+from cdln.plotting import as_recorded, first_reach, mean_metric, movielens_theory, plt
 
 TITLE = "Figure 17 — α ablation on MovieLens-100K: test error against iterations and time"
 CAPTION = ("Compressed DLN (r̂ = 10, L = 3, ε = 0.3, the MovieLens settings of Figure 7) on MovieLens-100K (recbole's "
@@ -30,13 +30,10 @@ def notes_from(data: dict, s: dict) -> list[str]:
         y = np.asarray(d["test_error"], float)
         i = int(np.argmin(y))
         rows.append(dict(q, best=float(y[i]), best_step=int(d["step"][i]), final=float(y[-1]),
-                         final_train_loss=float(d["train_loss"][-1]), curve=d))
+                         final_train_loss=float(d["train_loss"][-1])))
     best = min(rows, key=lambda q: q["best"])
-    level = 1.01 * best["best"]  # within 1 % of the best test error any α reaches
-    reach = {}
-    for q in rows:
-        k = np.flatnonzero(np.asarray(q["curve"]["test_error"], float) <= level)
-        reach[q["alpha"]] = (int(q["curve"]["step"][k[0]]), float(q["curve"]["time_s"][k[0]])) if k.size else None
+    # within 1 % of the best test error any α reaches
+    reach = {q["alpha"]: first_reach(data[f"alpha={q['alpha']:g}"], "test_error", 1.01 * best["best"]) for q in rows}
     return [f"step η = {s['eta']:g} ({s['loss']} loss), {s['steps']:,} steps each; η/η_c(α) from theory for this "
             "matrix: " + ", ".join(f"α = {q['alpha']:g}: {q['eta_over_eta_c']:.3f}" for q in rows),
             "best test error (step): " + ", ".join(f"α = {q['alpha']:g}: {q['best']:.4f} ({q['best_step']:,})"
