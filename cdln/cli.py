@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     vf.add_argument("--render-only", action="store_true",
                     help="re-render the report (and, for ci, the home page's verdict table) from its committed "
                          "JSON, without running the tests")
+    vf.add_argument("--claims", default=None, metavar="IDS",
+                    help="run only these comma-separated claims' tests and replace their rows in the profile's "
+                         "committed report, the others kept (e.g. --profile deep --claims theorem2-flow)")
 
     bn = sub.add_parser("bench", help="measure step speed against matmul rate, NumPy, autograd and batching")
     bn.add_argument("--device", default="cpu", help="where to time the steps: cpu, cuda or cuda:N (default: cpu)")
@@ -84,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     fg.add_argument("--list", action="store_true", help="list the figures and exit")
     fg.add_argument("--runs", default="runs", help="run cache folder (default: runs)")
     t1 = sub.add_parser("table1", help="Table 1: MLP and ViT with a plain, DLN or compressed-DLN penultimate layer")
-    t1.add_argument("--fast", action="store_true", help="a 10000-image subset, 5 epochs, 2 seeds (minutes on a CPU)")
+    t1.add_argument("--fast", nargs="?", const=True, default=False, metavar="BLOCKS",
+                    help="fast settings (a 10000-image subset, 5 epochs, 2 seeds: minutes on a CPU) for every block, or "
+                         "for the comma-separated BLOCKS (MLP, ViT) only, the others at the paper's settings")
     t1.add_argument("--seeds", type=int, default=None, help="seeds per variant (default: 2 fast, 5 full)")
     t1.add_argument("--device", default="cpu", help="where to train: cpu, cuda or cuda:N (default: cpu)")
     t1.add_argument("--dtype", default="float32", choices=("float32", "float64"),
@@ -93,7 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     t1.add_argument("--fashion-dir", default=None, help="Fashion-MNIST IDX files (default: Debian's /usr/share/datasets/fashion-mnist)")
     t1.add_argument("--width", type=int, default=784, help="MLP hidden width h (default: 784, Table 1's)")
     t1.add_argument("--rank-hat", type=int, default=None, help="compressed width r̂ (default: 4·d_y = 40)")
-    t1.add_argument("--out", default="docs/table1", help="writes OUT.md and OUT.json (default: docs/table1)")
+    t1.add_argument("--workers", type=int, default=None,
+                    help="make the missing trainings first on an embedded Dask LocalCluster of this many processes "
+                         "(one torch thread each; default: one after another in this process)")
+    t1.add_argument("--scheduler", default=None, help="make them on an existing Dask cluster (tcp://HOST:PORT)")
+    t1.add_argument("--out", default=None,
+                    help="writes OUT.md and OUT.json (default: docs/table1 with --fast, else docs/table1-paper)")
     t1.add_argument("--runs", default="runs", help="run cache folder (default: runs)")
     return parser
 

@@ -247,3 +247,20 @@ def test_paper_mode_refuses_bad_flags_with_one_line():
                       (["--paper", "ode-vs-gd"], "not one of the paper's figures")):
         res = _cli(*args)
         assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and msg in res.stderr, (args, res.stderr)
+
+
+def test_fig15_gap_quotes_theorys_fit_steps():
+    """The fit steps fig15's PAPER_GAP quotes for the undrawn d = 200 panel (and for the drawn d = 100 one) are
+    what theory's estimate gives for those settings now: a change in theory or in the settings shows here."""
+    import sim
+    import theory
+    from cdln.modes import expected_step
+
+    mod = figures.load(figures.discover(FIG_DIR)["fig15"])
+    keys = ("d", "rank", "rank_hat", "depth", "eps", "eta", "loss", "alpha", "measurements")
+    for over in ({}, mod.SECOND):
+        s = {k: v for k, v in {**mod.FULL, **over}.items() if k in keys}
+        last = float(theory.authors_target((s["d"], s["d"]), s["rank"], 0).sigma[-1])
+        for model in ("wide", "compressed"):
+            step, _ = expected_step(sim.RunConfig(problem="sensing", model=model, **s), last)
+            assert f"{step:,}" in mod.PAPER_GAP, (over, model, step)

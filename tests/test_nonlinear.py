@@ -198,3 +198,50 @@ def test_table1_cli_missing_dataset_says_how_to_install(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 2 and "apt-get install dataset-fashion-mnist" in res.stderr
     assert res.stderr.strip().count("\n") == 0
+
+
+# -------------------------------------------------------------------------------------------- Table 1's blocks
+def test_table1_settings_per_block():
+    from cdln.table1 import default_out, settings
+
+    both = settings(True, None, None, "cpu", "float32")
+    paper = settings(False, None, None, "cpu", "float32")
+    mixed = settings(["ViT"], None, None, "cpu", "float32")
+    assert mixed["MLP"] == paper["MLP"] and mixed["ViT"] == both["ViT"]
+    assert mixed["MLP"]["epochs"] == 50 and "n_train" not in mixed["MLP"]  # Table 1: every image, 50 epochs
+    assert mixed["seeds"] == {"MLP": 5, "ViT": 2} and both["seeds"] == {"MLP": 2, "ViT": 2}
+    assert settings(["ViT"], 3, None, "cpu", "float32")["seeds"] == {"MLP": 3, "ViT": 3}
+    assert default_out(True) == "docs/table1" and default_out({"ViT"}) == default_out(False) == "docs/table1-paper"
+    with pytest.raises(ValueError, match=r"fast: unknown block\(s\) 'vit'; valid: MLP, ViT"):
+        settings(["vit"], None, None, "cpu", "float32")
+
+
+def test_table1_cli_unknown_block_and_bad_workers_exit_2():
+    for args, msg in ((["--fast", "CNN"], "unknown block(s) 'CNN'"), (["--fast", "--workers", "0"],
+                                                                      "workers must be an integer >= 1, got 0")):
+        res = subprocess.run([sys.executable, "-m", "cdln", "table1", *args], cwd=ROOT, capture_output=True, text=True)
+        assert res.returncode == 2 and msg in res.stderr and res.stderr.strip().count("\n") == 0, res.stderr
+
+
+def test_table1_trainings_on_dask_workers_equal_in_process_ones(tmp_path):
+    """make_missing trains what the cache lacks on a 2-worker LocalCluster (one torch thread each): each result
+    is bitwise the same training made here on one thread, and a second call makes nothing."""
+    from cdln.table1 import _configs, make_missing
+    from sim.nonlinear.cache import config_key, train_cached
+
+    tiny = dict(dataset="fashion-mnist", arch="mlp", width=32, rank_hat=10, n_train=300, n_test=100, epochs=1,
+                batch_size=50, evals_per_epoch=1)
+    cfg = {"MLP": tiny, "ViT": dict(tiny, arch="vit", vit_preset="tiny"), "seeds": {"MLP": 2, "ViT": 1}}
+    logged = []
+    assert make_missing(cfg, tmp_path, workers=2, progress=logged.append) == 9 == len(logged)
+    assert make_missing(cfg, tmp_path, workers=2, progress=logged.append) == 0 and len(logged) == 9
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for tc in _configs(cfg)[:3] + _configs(cfg)[-1:]:  # the MLP's seed 0 and the ViT's last
+            (here, _), (there, cached) = train_cached(tc, tmp_path / "here"), train_cached(tc, tmp_path)
+            assert cached and (tmp_path / "nonlinear" / config_key(tc)).is_dir()
+            np.testing.assert_array_equal(here.test_acc, there.test_acc)
+            np.testing.assert_array_equal(here.train_loss, there.train_loss)
+    finally:
+        torch.set_num_threads(threads)
