@@ -75,7 +75,9 @@ def make_figure(name: str, path: Path, *, fast: bool, runs_root: Path, out_dir: 
     meta = {"name": name, "title": mod.TITLE, "caption": mod.CAPTION, "paper": getattr(mod, "PAPER", None),
             "command": command or f"cdln figures {'--fast ' if fast else ''}{name}", "fast": fast, "notes": list(notes),
             "wall_s": round(time.perf_counter() - t0, 2),
-            "runs_train_s": round(_train_seconds(runs_root, ctx.runs_used), 2)}
+            "runs_train_s": round(_train_seconds(runs_root, ctx.runs_used) + ctx.cached_training_s(), 2)}
+    if ctx.trainings:
+        meta["trainings"] = ctx.trainings
     ctx.save(fig, data, meta=meta)
     return meta
 
@@ -174,9 +176,9 @@ def _paper_table(fig_dir: Path) -> list[str]:
         return []
     return ["## The paper's figures at the paper's settings", "",
             f"{done} of {len(rows)} are drawn at the paper's settings. Time: the training time of the figure's runs "
-            "(on this machine's CPU, from their summaries) plus its drawing; a sim run that several figures share is "
-            "made once and counted in each, a nonlinear training (sim.nonlinear) only in the drawing time of the "
-            "figure that made it.", "",
+            "(on this machine's CPU, from their summaries) plus its drawing; a run or a nonlinear training "
+            "(sim.nonlinear) that several figures or `cdln table1` share is made once and counted in each, a "
+            "training made while the figure was drawn in its drawing time.", "",
             "| figure | at the paper's settings | training + drawing (min) | left out or replaced, and why |",
             "|---|---|---|---|", *rows, ""]
 

@@ -59,6 +59,8 @@ class Context:
     quiet: bool = False
     #: collecting mode (``cdln figures --paper``): runs the store lacks are appended here, not launched
     collect: list | None = None
+    #: the nonlinear trainings (sim.nonlinear) the script read: key, whether cached, training seconds
+    trainings: list = field(default_factory=list)
 
     def run(self, **kw) -> sim.Run:
         """The run with these config keys (cached under runs/<hash>/, launched if missing).
@@ -80,6 +82,21 @@ class Context:
             desc = " ".join(f"{k}={v}" for k, v in kw.items())
             print(f"  [{self.name}] run {cfg.key()} ({how}): {desc}", file=sys.stderr)
         return r
+
+    def train(self, cfg, data=None):
+        """The nonlinear training of ``cfg`` (a :class:`sim.nonlinear.TrainConfig`) from the run cache, trained
+        now if missing; recorded in :attr:`trainings` with its training time (evaluation excluded)."""
+        from sim.nonlinear import train_cached
+        from sim.nonlinear.cache import config_key
+
+        res, cached = train_cached(cfg, self.runs_root, data=data)
+        self.trainings.append({"key": config_key(cfg), "cached": cached, "train_s": float(res.time_s[-1])})
+        return res
+
+    def cached_training_s(self) -> float:
+        """Training seconds of the distinct nonlinear trainings the script read from the cache (those it made
+        are in its drawing time)."""
+        return sum({t["key"]: t["train_s"] for t in self.trainings if t["cached"]}.values())
 
     def save(self, fig, data: dict, *, meta: dict) -> tuple[Path, Path]:
         """Write NAME.png and NAME.json atomically (temporary file, then rename)."""
@@ -235,7 +252,7 @@ PENULTIMATE_FAST = dict(PENULTIMATE_FULL, epochs=3, n_train=10000, n_test=2000)
 def penultimate_runs(ctx: Context) -> dict:
     """The DLN (``linear``) and MLP runs with the penultimate weight tracked, that Figs. 1 and 20 share
     (through the run cache: the second figure only reads them)."""
-    from sim.nonlinear import TrainConfig, load_dataset, train_cached
+    from sim.nonlinear import TrainConfig, load_dataset
 
     s = ctx.settings
     if ctx.collect is not None:  # nonlinear training is not a sim run: made when the figure is drawn
@@ -245,7 +262,7 @@ def penultimate_runs(ctx: Context) -> dict:
     for arch in ("linear", "mlp"):
         cfg = TrainConfig(dataset=s["dataset"], arch=arch, width=s["width"], lr=s["lr"], batch_size=s["batch_size"],
                           epochs=s["epochs"], n_train=s["n_train"], n_test=s["n_test"], track_penultimate=True)
-        out[arch] = train_cached(cfg, ctx.runs_root, data=d)[0]
+        out[arch] = ctx.train(cfg, data=d)
     return out
 
 

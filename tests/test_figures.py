@@ -264,3 +264,21 @@ def test_fig15_gap_quotes_theorys_fit_steps():
         for model in ("wide", "compressed"):
             step, _ = expected_step(sim.RunConfig(problem="sensing", model=model, **s), last)
             assert f"{step:,}" in mod.PAPER_GAP, (over, model, step)
+
+
+def test_context_records_the_nonlinear_trainings_a_script_reads(tmp_path):
+    """ctx.train: a training made now is in the drawing time, one read from the cache adds its recorded
+    training time once (however often it is read) to the figure's runs_train_s."""
+    from cdln.plotting import Context
+    from sim.nonlinear import TrainConfig, load_fashion_mnist
+
+    data = load_fashion_mnist().subset(200, 100, seed=0)
+    cfg = TrainConfig(arch="mlp", variant="cdln", width=32, rank_hat=10, epochs=1, batch_size=50, evals_per_epoch=1)
+    first = Context(name="x", fast=True, settings={}, runs_root=tmp_path)
+    made = first.train(cfg, data=data)
+    assert first.trainings[0]["cached"] is False and first.cached_training_s() == 0.0
+    again = Context(name="y", fast=True, settings={}, runs_root=tmp_path)
+    for _ in range(2):
+        read = again.train(cfg, data=data)
+    assert [t["cached"] for t in again.trainings] == [True, True]
+    assert again.cached_training_s() == made.time_s[-1] == read.time_s[-1] > 0

@@ -4,7 +4,7 @@ import numpy as np
 
 from cdln.plotting import COLORS, LABELS, plt
 from cdln.table1 import settings
-from sim.nonlinear import TrainConfig, load_dataset, train_cached
+from sim.nonlinear import TrainConfig, load_dataset
 
 TITLE = "Figure 21 — nonlinear networks: test accuracy against iterations and time"
 CAPTION = ("Test accuracy of the MLP (top) and the ViT (bottom) with a plain (grey), DLN (blue) or compressed-DLN "
@@ -31,7 +31,7 @@ def make(ctx):
         d = load_dataset(base["dataset"])
         finals = {}
         for v in ("original", "dln", "cdln"):
-            res = [train_cached(TrainConfig(variant=v, seed=s, **base), ctx.runs_root, data=d)[0]
+            res = [ctx.train(TrainConfig(variant=v, seed=s, **base), data=d)
                    for s in range(cfg["seeds"][block])]
             steps = np.array(res[0].steps)
             acc = np.mean([r.test_acc for r in res], 0) * 100
