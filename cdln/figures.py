@@ -118,14 +118,26 @@ def collect(names: list[str], scripts: dict[str, Path], runs_root: Path) -> tupl
     return pending, errors
 
 
+def trainings(names: list[str], scripts: dict[str, Path]) -> list:
+    """The nonlinear trainings (sim.nonlinear TrainConfigs) the scripts' ``trainings(FULL)`` declare, in order:
+    made on the cluster before the figures are drawn, like their sim runs."""
+    out = []
+    for n in names:
+        declare = getattr(load(scripts[n]), "trainings", None)
+        if declare is not None:
+            out += declare(dict(load(scripts[n]).FULL))
+    return out
+
+
 def make_paper_runs(names, scripts, runs_root: Path, *, workers=None, scheduler=None, threads=1, log=print) -> dict:
     """Collect and make every run the paper-setting figures need, pass after pass, through the sweep engine
-    on one Dask cluster, ``threads`` torch threads per run; returns {name: error} for the scripts that cannot
-    be drawn."""
+    on one Dask cluster, ``threads`` torch threads per run, then the nonlinear trainings they declare
+    (:func:`trainings`) on the same cluster; returns {name: error} for the scripts that cannot be drawn."""
     import contextlib
     import dataclasses
 
     from sweep import engine, run_points
+    from sweep.trainings import missing_trainings, train_missing
 
     errors: dict = {}
     with contextlib.ExitStack() as stack:
@@ -134,6 +146,13 @@ def make_paper_runs(names, scripts, runs_root: Path, *, workers=None, scheduler=
             pending, errs = collect([n for n in names if n not in errors], scripts, runs_root)
             errors.update(errs)
             if not pending:
+                todo = missing_trainings(trainings([n for n in names if n not in errors], scripts), runs_root)
+                if todo:
+                    if client is None:
+                        client = stack.enter_context(engine._client(None, scheduler, workers))
+                    t0 = time.perf_counter()
+                    train_missing(todo, runs_root, client=client, threads=threads, progress=log)
+                    log(f"nonlinear: {len(todo)} trainings in {time.perf_counter() - t0:.0f} s")
                 return errors
             points = [dataclasses.replace(c, seed=c.seed + i, seeds=1) for c in pending for i in range(c.seeds)]
             if client is None:

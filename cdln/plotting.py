@@ -30,7 +30,7 @@ from sim.io import atomic_write_text  # noqa: E402
 
 __all__ = ["COLORS", "LABELS", "Context", "plt", "mean_metric", "error_panels", "sv_panel", "align_panel", "fit_steps",
            "SYNTH_FULL", "SYNTH_FAST", "subset", "target_sigma", "incremental_figure", "comparison_figure",
-           "PENULTIMATE_FULL", "PENULTIMATE_FAST", "penultimate_runs", "png_size", "first_reach", "reach_note",
+           "PENULTIMATE_FULL", "PENULTIMATE_FAST", "penultimate_configs", "penultimate_runs", "png_size", "first_reach", "reach_note",
            "movielens_theory", "as_recorded", "recorded"]
 
 #: the same colour for each network in every figure
@@ -249,21 +249,25 @@ PENULTIMATE_FULL = dict(dataset="mnist", width=256, lr=0.01, batch_size=128, epo
 PENULTIMATE_FAST = dict(PENULTIMATE_FULL, epochs=3, n_train=10000, n_test=2000)
 
 
-def penultimate_runs(ctx: Context) -> dict:
-    """The DLN (``linear``) and MLP runs with the penultimate weight tracked, that Figs. 1 and 20 share
-    (through the run cache: the second figure only reads them)."""
-    from sim.nonlinear import TrainConfig, load_dataset
+def penultimate_configs(s: dict) -> list:
+    """The DLN (``linear``) and MLP trainings with the penultimate weight tracked that Figs. 1 and 20 share, for
+    their settings ``s`` (PENULTIMATE_FULL or _FAST)."""
+    from sim.nonlinear import TrainConfig
 
-    s = ctx.settings
+    return [TrainConfig(dataset=s["dataset"], arch=arch, width=s["width"], lr=s["lr"], batch_size=s["batch_size"],
+                        epochs=s["epochs"], n_train=s["n_train"], n_test=s["n_test"], track_penultimate=True)
+            for arch in ("linear", "mlp")]
+
+
+def penultimate_runs(ctx: Context) -> dict:
+    """Figs. 1 and 20's two trainings (:func:`penultimate_configs`), by architecture: through the run cache, so
+    the second figure only reads them."""
+    from sim.nonlinear import load_dataset
+
     if ctx.collect is not None:  # nonlinear training is not a sim run: made when the figure is drawn
         raise Pending("penultimate runs")
-    d = load_dataset(s["dataset"])
-    out = {}
-    for arch in ("linear", "mlp"):
-        cfg = TrainConfig(dataset=s["dataset"], arch=arch, width=s["width"], lr=s["lr"], batch_size=s["batch_size"],
-                          epochs=s["epochs"], n_train=s["n_train"], n_test=s["n_test"], track_penultimate=True)
-        out[arch] = ctx.train(cfg, data=d)
-    return out
+    d = load_dataset(ctx.settings["dataset"])
+    return {cfg.arch: ctx.train(cfg, data=d) for cfg in penultimate_configs(ctx.settings)}
 
 
 def subset(settings: dict, *keys, **override) -> dict:

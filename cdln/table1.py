@@ -24,7 +24,7 @@ import numpy as np
 
 from sim.io import atomic_write_text
 
-__all__ = ["table1_command", "settings", "fast_blocks", "load_block_data", "make_missing", "build_rows",
+__all__ = ["table1_command", "settings", "fast_blocks", "configs", "load_block_data", "make_missing", "build_rows",
            "format_markdown", "BLOCKS"]
 
 BLOCKS = ("MLP", "ViT")
@@ -75,46 +75,22 @@ def settings(fast, seeds: int | None, data_dir: str | None, device: str, dtype: 
     return {"MLP": mlp, "ViT": vit, "seeds": n_seeds, "fast": sorted(quick)}
 
 
-def _configs(cfg: dict) -> list:
-    """Every training of the table, seed-major within each block (the first seeds complete first)."""
+def configs(cfg: dict) -> list:
+    """Every training of the table (:func:`settings`' ``cfg``), seed-major within each block, so that a cluster
+    working through them in this order completes whole seeds first."""
     from sim.nonlinear import TrainConfig
 
     return [TrainConfig(variant=v, seed=s, **cfg[b]) for b in BLOCKS for s in range(cfg["seeds"][b]) for v in VARIANTS]
 
 
-def _train_one(tc, runs_root: str):
-    """A Dask task: one training into the run cache, on one torch thread; (config key, seconds, cached)."""
-    import torch
-
-    from sim.nonlinear import load_dataset, train_cached
-    from sim.nonlinear.cache import config_key
-
-    torch.set_num_threads(1)
-    t0 = time.perf_counter()
-    _, cached = train_cached(tc, runs_root, data=load_dataset(tc.dataset, tc.data_dir))
-    return config_key(tc), time.perf_counter() - t0, cached
-
-
 def make_missing(cfg: dict, runs_root, *, workers: int | None = None, scheduler: str | None = None,
                  progress=print) -> int:
     """Make the trainings of ``cfg`` the run cache lacks on a Dask cluster (an embedded LocalCluster of
-    ``workers`` processes, or the one at ``scheduler``), one per worker at a time, in seed-major order (the
-    first seeds complete first); returns how many were made. A worker that dies has its task retried by Dask."""
-    from sim.nonlinear.cache import config_key
-    from sweep.engine import _client
+    ``workers`` processes, or the one at ``scheduler``), one torch thread each, in :func:`configs`' order;
+    returns how many were made (:func:`sweep.trainings.train_missing`)."""
+    from sweep.trainings import train_missing
 
-    root = Path(runs_root)
-    todo = [tc for tc in _configs(cfg) if not (root / "nonlinear" / config_key(tc) / "result.json").is_file()]
-    if not todo:
-        return 0
-    from distributed import as_completed
-
-    with _client(None, scheduler, workers) as client:
-        futures = [client.submit(_train_one, tc, str(root), priority=-i, pure=False) for i, tc in enumerate(todo)]
-        for k, fut in enumerate(as_completed(futures), 1):
-            key, seconds, cached = fut.result()
-            progress(f"  [{k}/{len(todo)}] {key}: {'cached' if cached else f'{seconds:.0f} s'}")
-    return len(todo)
+    return train_missing(configs(cfg), runs_root, scheduler=scheduler, workers=workers, progress=progress)
 
 
 def load_block_data(cfg: dict) -> dict:

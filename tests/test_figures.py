@@ -282,3 +282,27 @@ def test_context_records_the_nonlinear_trainings_a_script_reads(tmp_path):
         read = again.train(cfg, data=data)
     assert [t["cached"] for t in again.trainings] == [True, True]
     assert again.cached_training_s() == made.time_s[-1] == read.time_s[-1] > 0
+
+
+def test_paper_figures_declare_their_nonlinear_trainings_for_the_cluster(tmp_path):
+    """Figs. 1, 20 and 21 declare the trainings they read (trainings(FULL)), so `cdln figures --paper` makes them on
+    the Dask cluster before drawing: Figs. 1 and 20 share their two, Fig. 21's are Table 1's (the MLP at the
+    paper's settings, the ViT fast), and what the cache holds is not asked for again."""
+    import pytest
+
+    from cdln.table1 import configs, settings
+    from sim.nonlinear.cache import config_key
+    from sweep.trainings import missing_trainings, train_missing
+
+    scripts = figures.discover(FIG_DIR)
+    declared = figures.trainings(["fig1", "fig20", "fig21"], scripts)
+    assert len(declared) == 2 + 2 + 21
+    want = configs(settings(["ViT"], None, None, "cpu", "float32"))
+    assert declared[4:] == want and {c.epochs for c in want[:15]} == {50} and {c.seed for c in want[:15]} == set(range(5))
+    todo = missing_trainings(declared, tmp_path)
+    assert len(todo) == 2 + 21 and todo[0] == declared[0]  # fig20's two are fig1's
+    (tmp_path / "nonlinear" / config_key(todo[0])).mkdir(parents=True)
+    (tmp_path / "nonlinear" / config_key(todo[0]) / "result.json").write_text("{}")
+    assert missing_trainings(declared, tmp_path) == todo[1:]
+    with pytest.raises(ValueError, match="threads must be an integer >= 1, got 0"):
+        train_missing(declared, tmp_path, threads=0)

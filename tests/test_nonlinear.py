@@ -226,7 +226,7 @@ def test_table1_cli_unknown_block_and_bad_workers_exit_2():
 def test_table1_trainings_on_dask_workers_equal_in_process_ones(tmp_path):
     """make_missing trains what the cache lacks on a 2-worker LocalCluster (one torch thread each): each result
     is bitwise the same training made here on one thread, and a second call makes nothing."""
-    from cdln.table1 import _configs, make_missing
+    from cdln.table1 import configs, make_missing
     from sim.nonlinear.cache import config_key, train_cached
 
     tiny = dict(dataset="fashion-mnist", arch="mlp", width=32, rank_hat=10, n_train=300, n_test=100, epochs=1,
@@ -238,10 +238,38 @@ def test_table1_trainings_on_dask_workers_equal_in_process_ones(tmp_path):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for tc in _configs(cfg)[:3] + _configs(cfg)[-1:]:  # the MLP's seed 0 and the ViT's last
+        for tc in configs(cfg)[:3] + configs(cfg)[-1:]:  # the MLP's seed 0 and the ViT's last
             (here, _), (there, cached) = train_cached(tc, tmp_path / "here"), train_cached(tc, tmp_path)
             assert cached and (tmp_path / "nonlinear" / config_key(tc)).is_dir()
             np.testing.assert_array_equal(here.test_acc, there.test_acc)
             np.testing.assert_array_equal(here.train_loss, there.train_loss)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_a_training_another_process_lands_first_is_kept_and_nothing_is_left_behind(tmp_path, monkeypatch):
+    """Two processes finishing the same key (two Dask workers, or a sweep and a table sharing a store): the
+    second to land drops its copy instead of failing, and no temporary folder stays."""
+    import dataclasses
+    import json
+
+    from sim.nonlinear import cache
+
+    data = _tiny_data()
+    cfg = TrainConfig(arch="mlp", variant="original", width=32, epochs=1, batch_size=100, evals_per_epoch=1)
+    dest = tmp_path / "nonlinear" / cache.config_key(cfg)
+    real = cache.train
+
+    def racing(c, d, progress=None):
+        res = real(c, d, progress=progress)
+        dest.mkdir(parents=True)  # the other process's result lands while this one is still writing its own
+        (dest / "result.json").write_text(json.dumps({k: v for k, v in dataclasses.asdict(res).items()
+                                                      if k != "snapshots"}))
+        return res
+
+    monkeypatch.setattr(cache, "train", racing)
+    res, cached = cache.train_cached(cfg, tmp_path, data=data)
+    assert not cached and sorted(p.name for p in dest.parent.iterdir()) == [dest.name]
+    monkeypatch.setattr(cache, "train", real)
+    again, cached = cache.train_cached(cfg, tmp_path, data=data)
+    assert cached and again.test_acc == res.test_acc

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cdln.plotting import PENULTIMATE_FAST, PENULTIMATE_FULL, penultimate_runs, plt
+from cdln.plotting import PENULTIMATE_FAST, PENULTIMATE_FULL, penultimate_configs, penultimate_runs, plt
 
 TITLE = "Figure 1 — singular values of the penultimate weight update W(t) − W(0) (MNIST)"
 CAPTION = ("A deep linear network (the MLP's layout without ReLUs, orthogonal init; left) and an MLP (ReLU, PyTorch's "
@@ -15,7 +15,8 @@ PAPER_PARTIAL = True  # the gallery's table says 'yes, in part'
 PAPER_GAP = "VGG and ViT-B on their image data: not drawn (the DLN and the MLP are)"
 FULL = dict(PENULTIMATE_FULL)
 FAST = dict(PENULTIMATE_FAST)
-SIM_RUNS = False  # nonlinear trainings (sim.nonlinear), not sim runs: made when the figure is drawn
+SIM_RUNS = False  # nonlinear trainings (sim.nonlinear), not sim runs: declared by trainings()
+trainings = penultimate_configs  # made on the cluster first by `cdln figures --paper`
 
 
 def make(ctx):

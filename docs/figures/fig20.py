@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cdln.plotting import PENULTIMATE_FAST, PENULTIMATE_FULL, penultimate_runs, plt
+from cdln.plotting import PENULTIMATE_FAST, PENULTIMATE_FULL, penultimate_configs, penultimate_runs, plt
 
 TITLE = "Figure 20 — subspace distance r − ‖U_r(t)ᵀU_r(t+1)‖_F² of the penultimate weight (MNIST)"
 CAPTION = ("The runs of Figure 1 (DLN and MLP on MNIST). For consecutive evaluations t, t+1: Eq. (20)'s distance "
@@ -11,7 +11,8 @@ CAPTION = ("The runs of Figure 1 (DLN and MLP on MNIST). For consecutive evaluat
 PAPER = "the subspace distance is small throughout training for every architecture: training happens in an invariant subspace."
 FULL = dict(PENULTIMATE_FULL, r=10)
 FAST = dict(PENULTIMATE_FAST, r=10)
-SIM_RUNS = False  # nonlinear trainings (sim.nonlinear), not sim runs: made when the figure is drawn
+SIM_RUNS = False  # nonlinear trainings (sim.nonlinear), not sim runs: declared by trainings()
+trainings = penultimate_configs  # made on the cluster first by `cdln figures --paper`
 
 
 def _dist(A, B, r):

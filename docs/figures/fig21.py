@@ -3,7 +3,7 @@
 import numpy as np
 
 from cdln.plotting import COLORS, LABELS, plt
-from cdln.table1 import settings
+from cdln.table1 import configs, settings
 from sim.nonlinear import TrainConfig, load_dataset
 
 TITLE = "Figure 21 — nonlinear networks: test accuracy against iterations and time"
@@ -19,7 +19,12 @@ PAPER_GAP = ("the ViT row: CIFAR-10 cannot be had offline and the paper's ViT (6
              "5 seeds) is CPU-days: its fast settings on Fashion-MNIST (the MLP row is at Table 1's settings)")
 FULL = {"fast": ["ViT"]}  # the blocks at fast settings (cdln.table1.settings)
 FAST = {"fast": True}
-SIM_RUNS = False  # nonlinear trainings (sim.nonlinear), not sim runs: made when the figure is drawn
+SIM_RUNS = False  # nonlinear trainings (sim.nonlinear), not sim runs: declared by trainings()
+
+
+def trainings(s: dict) -> list:
+    """Table 1's trainings at these settings: made on the cluster first by `cdln figures --paper`."""
+    return configs(settings(s["fast"], None, None, "cpu", "float32"))
 
 
 def make(ctx):

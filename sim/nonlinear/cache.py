@@ -47,7 +47,14 @@ def train_cached(cfg: TrainConfig, root: str | os.PathLike = "runs", data=None, 
         (tmp / "result.json").write_text(json.dumps(d, indent=1))
         if res.snapshots:
             np.savez(tmp / "snapshots.npz", **{f"s{i}": s for i, s in enumerate(res.snapshots)})
-        os.replace(tmp, dest)
+        try:
+            os.replace(tmp, dest)
+        except OSError:
+            if not (dest / "result.json").is_file():
+                raise
+            # another process finished the same key first: the same training (same config, seed, device); its
+            # result stands and this copy is dropped
+            shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
