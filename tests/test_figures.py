@@ -296,11 +296,11 @@ def test_paper_figures_declare_their_nonlinear_trainings_for_the_cluster(tmp_pat
 
     scripts = figures.discover(FIG_DIR)
     declared = figures.trainings(["fig1", "fig20", "fig21"], scripts)
-    assert len(declared) == 2 + 2 + 18  # 3 seeds × 3 variants × (MLP, ViT)
-    want = configs(settings(["ViT"], 3, None, "cpu", "float32"))
-    assert declared[4:] == want and {c.epochs for c in want[:9]} == {50} and {c.seed for c in want[:9]} == set(range(3))
+    assert len(declared) == 2 + 2 + 24  # 4 seeds × 3 variants × (MLP, ViT)
+    want = configs(settings(["ViT"], 4, None, "cpu", "float32"))
+    assert declared[4:] == want and {c.epochs for c in want[:12]} == {50} and {c.seed for c in want[:12]} == set(range(4))
     todo = missing_trainings(declared, tmp_path)
-    assert len(todo) == 2 + 18 and todo[0] == declared[0]  # fig20's two are fig1's
+    assert len(todo) == 2 + 24 and todo[0] == declared[0]  # fig20's two are fig1's
     (tmp_path / "nonlinear" / config_key(todo[0])).mkdir(parents=True)
     (tmp_path / "nonlinear" / config_key(todo[0]) / "result.json").write_text("{}")
     assert missing_trainings(declared, tmp_path) == todo[1:]
