@@ -465,3 +465,19 @@ def test_cdln_verify_claims_refuses_unknown_ids_and_a_missing_report_before_runn
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 2 and "docs/verification-dev.json, which is missing" in r.stderr, r.stderr
 
+
+
+@pytest.mark.parametrize("out", REPORTS)
+def test_the_sweep_tables_a_report_cites_have_the_rows_it_says(out):
+    """Evidence that cites a committed sweep table ("docs/sweeps/NAME/results.parquet (N rows; …") is from that
+    table as committed: a grown or remade sweep needs its claims re-run (`cdln verify --claims ID`)."""
+    import pyarrow.parquet as pq
+
+    stale = []
+    for r in json.loads((ROOT / f"{out}.json").read_text()):
+        for v in r["evidence"].values():
+            for m in re.finditer(r"(docs/sweeps/[\w\-]+/results\.parquet) \((\d+) rows", str(v)):
+                n = pq.ParquetFile(ROOT / m[1]).metadata.num_rows
+                if n != int(m[2]):
+                    stale.append(f"{r['id']}: {m[1]} cited with {m[2]} rows, has {n}")
+    assert not stale, stale
