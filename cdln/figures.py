@@ -123,9 +123,10 @@ def trainings(names: list[str], scripts: dict[str, Path]) -> list:
     made on the cluster before the figures are drawn, like their sim runs."""
     out = []
     for n in names:
-        declare = getattr(load(scripts[n]), "trainings", None)
+        mod = load(scripts[n])
+        declare = getattr(mod, "trainings", None)
         if declare is not None:
-            out += declare(dict(load(scripts[n]).FULL))
+            out += declare(dict(mod.FULL))
     return out
 
 
