@@ -33,13 +33,13 @@ FIG_DIR = Path("docs/figures")
 PAPER_DIR = FIG_DIR / "paper"
 #: collecting passes before giving up (a script that reads its runs one at a time needs one per run)
 MAX_PASSES = 64
+#: a paper figure's or table's script: figN / tableN, or figNb for a panel of figure N drawn by a script of its own
+PAPER_NAME = re.compile(r"(fig|table)(\d+)([a-z]?)")
 
 
 def _order(name: str):
-    """fig2 < fig10 < table3 < new figures (natural order)."""
-    import re
-
-    m = re.match(r"(fig|table)(\d+)$", name)
+    """fig2 < fig10 < fig15 < fig15b (a figure's second panel, drawn apart) < table3 < new figures (natural order)."""
+    m = PAPER_NAME.fullmatch(name)
     return (0 if m and m.group(1) == "fig" else 1 if m else 2, int(m.group(2)) if m else 0, name)
 
 
@@ -177,7 +177,7 @@ def _paper_table(fig_dir: Path) -> list[str]:
     (from its JSON), and what its paper settings leave out or replace, and why (the script's ``PAPER_GAP``)."""
     rows, done = [], 0
     for n, path in discover(fig_dir).items():
-        if not re.fullmatch(r"(fig|table)\d+", n):
+        if not PAPER_NAME.fullmatch(n):
             continue
         try:
             mod = load(path)

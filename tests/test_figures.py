@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIG_DIR = ROOT / "docs" / "figures"
 
 PAPER_FIGURES = ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "fig11", "fig12", "fig13",
-                 "fig14", "fig15", "fig16", "fig17", "fig18", "fig19", "fig20", "fig21", "fig22", "table3"]
+                 "fig14", "fig15", "fig15b", "fig16", "fig17", "fig18", "fig19", "fig20", "fig21", "fig22", "table3"]
 NEW_FIGURES = ["ode-vs-gd", "theorem2-map", "corollary1-gap", "alpha-law", "sparse-scaling", "corollary1-map", "theorem2-flow",
                "incremental-map", "theorem2-gd-map", "eos-bifurcation", "eos-sharpness", "eos-balancing", "eos-subspace"]
 
@@ -264,6 +264,13 @@ def test_fig15_gap_quotes_theorys_fit_steps():
         for model in ("wide", "compressed"):
             step, _ = expected_step(sim.RunConfig(problem="sensing", model=model, **s), last)
             assert f"{step:,}" in mod.PAPER_GAP, (over, model, step)
+    # the drawn d = 200 panel (the authors' code's setting): its caption quotes theory's fit step of the wide
+    # net's last mode, and its step budget lies beyond it
+    second = figures.load(figures.discover(FIG_DIR)["fig15b"])
+    s = {k: v for k, v in second.FULL.items() if k in keys}
+    last = float(theory.authors_target((s["d"], s["d"]), s["rank"], 0).sigma[-1])
+    step, _ = expected_step(sim.RunConfig(problem="sensing", model="wide", **s), last)
+    assert f"({step:,}," in second.CAPTION and step < second.FULL["steps"], step
 
 
 def test_context_records_the_nonlinear_trainings_a_script_reads(tmp_path):

@@ -10,7 +10,8 @@ CAPTION = ("Matrix sensing with Gaussian measurements A_i (entries N(0, 1/m)), L
            "for the sensing step, ~5 h per net for 1.5·10⁵ steps on this CPU")
 PAPER = "sensing (d = 100, r = 5, m = 2000; and d = 200, r = 10, m = 8000): the compressed network consistently outperforms the original."
 PAPER_PARTIAL = True  # the gallery's table says 'yes, in part'
-PAPER_GAP = ("the second panel, d = 200, r = 10, m = 8000: its 2.56 GB operator takes ~0.12 s a step here, and "
+PAPER_GAP = ("the second panel is drawn at d = 200 at the authors' code's setting (Figure 15, second panel); "
+             "at the text's, r = 10, m = 8000, it is not: its 2.56 GB operator takes ~0.12 s a step here, and "
              "theory puts the wide net's last mode at step 62,750 (the compressed net's at 39,108; "
              "cdln.modes.expected_step, which gives 20,632 and 12,859 at d = 100 where the runs reach 10⁻² at "
              "22,000 and 11,500): over 2 h for the wide net alone, 1.3 h for the compressed one")
