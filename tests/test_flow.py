@@ -11,8 +11,11 @@ from verify.tolerance import ulps
 
 # The ODE oracle integrates log-variables with rtol = atol = 1e-12 per step; over the steep
 # sigmoid of a mode the global error in p is amplified by |dp/dt|·δt to ~1e-10 relative
-# (measured: <= 2.1e-10 for L = 2..5). The comparison allows 1e-8.
-ODE_CMP = 1e-8
+# (measured: <= 2.1e-10 for L = 2..5 on an Intel CPU). Just past a mode's fit, DOP853 (explicit) runs at
+# its stability limit around the fixed point and its step sequence depends on the last bits of exp: on
+# an AMD EPYC the error reached 1.2e-7 (L = 4; Radau gives 6e-12 there). The comparison allows 1e-6,
+# still 10⁶ below any error in a closed form's formula (O(1) in p).
+ODE_CMP = 1e-6
 
 
 @pytest.mark.parametrize("depth", [2, 3, 4, 5])

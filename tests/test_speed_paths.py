@@ -178,7 +178,9 @@ def test_a_divergence_in_a_later_chunk_is_reported_at_its_exact_first_step():
     many steps) exceeds the limit, found here by plain gd_step calls; fused and eager loops both report it."""
     kw = {"model": "compressed", "d": 20, "rank": 2, "rank_hat": 4, "eps": 0.1, "steps": 300, "log_every": 300, "seeds": 1}
     cfg = None
-    for eta in (40.0, 35.0, 45.0):  # the first that diverges after the first chunk, off a chunk's boundary
+    # the first that diverges after the first chunk, off a chunk's boundary; which one does is chaotic (it
+    # changes with the BLAS's rounding: 40 on one Intel CPU, 30 on an AMD EPYC), hence several candidates
+    for eta in (40.0, 35.0, 45.0, 30.0, 28.0, 25.0, 32.0, 38.0):
         c = _cfg(**kw, eta=eta)
         dev = torch.device("cpu")
         p = sim.make_problem(c, c.seed_list, dev)
